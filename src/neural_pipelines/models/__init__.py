@@ -1,0 +1,1 @@
+"""Keras model builders: parameters in, compiled ``keras.Model`` out, nothing else."""

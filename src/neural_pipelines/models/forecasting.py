@@ -1,0 +1,75 @@
+"""Forecasters for ``traffic_lstm``: ``history`` past hours in, ``horizon`` future hours out.
+
+The course's three networks, each 16 units wide, each ending in ``Dense(horizon)``. Inputs
+are ``(timesteps, features)``: ``(6, 1)`` lets the recurrent layers step through the six
+hours; the course's ``(1, 6)`` gives them a single step of six features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+
+def build_dense(input_shape: tuple[int, int], horizon: int, units: int = 16) -> keras.Model:
+    """Flatten → Dense(units, relu) → Dense(horizon)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Flatten(),
+            layers.Dense(units, activation="relu"),
+            layers.Dense(horizon),
+        ],
+        name="dense",
+    )
+
+
+def build_simple_rnn(input_shape: tuple[int, int], horizon: int, units: int = 16) -> keras.Model:
+    """SimpleRNN(units) → Dense(horizon)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.SimpleRNN(units),
+            layers.Dense(horizon),
+        ],
+        name="simple_rnn",
+    )
+
+
+def build_lstm(input_shape: tuple[int, int], horizon: int, units: int = 16) -> keras.Model:
+    """LSTM(units) → Dense(horizon)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.LSTM(units),
+            layers.Dense(horizon),
+        ],
+        name="lstm",
+    )
+
+
+FORECASTERS: dict[str, Callable[..., keras.Model]] = {
+    "dense": build_dense,
+    "simple_rnn": build_simple_rnn,
+    "lstm": build_lstm,
+}
+
+
+def build_forecaster(  # noqa: PLR0913
+    architecture: str,
+    input_shape: tuple[int, int],
+    horizon: int,
+    units: int = 16,
+    learning_rate: float = 1e-3,
+) -> keras.Model:
+    """Build ``architecture`` and compile it with Adam, MSE loss and MAE (the course's setup)."""
+    if architecture not in FORECASTERS:
+        raise ValueError(
+            f"Unknown forecaster architecture {architecture!r} in parameters_traffic_lstm.yml; "
+            f"use one of {sorted(FORECASTERS)}."
+        )
+    model = FORECASTERS[architecture](tuple(input_shape), horizon, units)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", metrics=["mae"])
+    return model

@@ -1,0 +1,22 @@
+"""Project settings. See https://docs.kedro.org/en/stable/kedro_project_setup/settings.html."""
+
+from kedro.config import OmegaConfigLoader
+from omegaconf.resolvers import oc
+
+from neural_pipelines.hooks import DataSourceHook, MlflowVariantRunsHook
+
+# kedro-mlflow registers its own MlflowHook through its entry point; these add what it
+# lacks: one nested MLflow run per model variant, and data provenance on every input.
+HOOKS = (MlflowVariantRunsHook(), DataSourceHook())
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # Kedro turns `oc.env` off outside credentials; mlflow.yml needs it so that the
+    # MLFLOW_TRACKING_URI environment variable overrides the embedded SQLite default.
+    "custom_resolvers": {"oc.env": oc.env},
+    # conf/test and conf/local override single values (e.g. traffic_lstm.training.max_epochs)
+    # without restating the whole traffic_lstm block.
+    "merge_strategy": {"parameters": "soft"},
+}

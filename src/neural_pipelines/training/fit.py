@@ -1,0 +1,117 @@
+"""One fit loop for every Keras model in the project.
+
+Seeded and deterministic (same seed, same data → same weights and metrics), with early
+stopping that restores the best weights, and one log line per epoch through Python
+logging instead of Keras' progress bar (which floods non-interactive logs).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic."""
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Logs one line per epoch: every metric Keras reports, and the epoch's wall time."""
+
+    def __init__(self, name: str, max_epochs: int) -> None:
+        super().__init__()
+        self._name = name
+        self._max_epochs = max_epochs
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        metrics = " ".join(f"{key}={value:.4g}" for key, value in (logs or {}).items())
+        seconds = time.perf_counter() - self._started
+        logger.info("%s epoch %d/%d %s (%.1fs)", self._name, epoch + 1, self._max_epochs, metrics, seconds)
+
+
+@dataclass
+class FitResult:
+    """What a fit produced besides the (trained in place) model."""
+
+    history: dict[str, list[float]]
+    train_seconds: float
+    epochs_run: int
+    best_epoch: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of the fit: per-epoch history plus its scalar facts."""
+        return {
+            "history": self.history,
+            "train_seconds": round(self.train_seconds, 3),
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            **self.extra,
+        }
+
+
+def fit_model(  # noqa: PLR0913
+    model: keras.Model,
+    train: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
+    validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
+    *,
+    max_epochs: int,
+    batch_size: int | None = None,
+    patience: int | None = None,
+    monitor: str = "val_loss",
+    seed: int = 0,
+    name: str = "model",
+) -> FitResult:
+    """Train ``model`` in place and return its history and timings.
+
+    Args:
+        train / validation: ``tf.data`` datasets (already batched) or ``(x, y)`` arrays
+            (batched here with ``batch_size``, shuffled with ``seed``).
+        patience: epochs without improvement of ``monitor`` before stopping; the best
+            epoch's weights are restored. ``None`` trains all ``max_epochs``.
+    """
+    callbacks: list[keras.callbacks.Callback] = [EpochLogger(name, max_epochs)]
+    if patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
+        )
+    fit_args: dict[str, Any] = {"epochs": max_epochs, "callbacks": callbacks, "verbose": 0}
+    if isinstance(train, tuple):
+        fit_args.update(x=train[0], y=train[1], batch_size=batch_size, shuffle=True)
+        fit_args["validation_data"] = validation
+    else:
+        fit_args.update(x=train, validation_data=validation)
+
+    keras.utils.set_random_seed(int(seed))  # the shuffling order is part of the seed's promise
+    started = time.perf_counter()
+    history = model.fit(**fit_args).history
+    train_seconds = time.perf_counter() - started
+
+    history = {key: [float(value) for value in values] for key, values in history.items()}
+    epochs_run = len(history.get("loss", []))
+    monitored = history.get(monitor)
+    best_epoch = int(np.argmin(monitored)) + 1 if monitored else epochs_run
+    logger.info(
+        "%s: %d epochs in %.1fs, best %s=%.4g at epoch %d",
+        name,
+        epochs_run,
+        train_seconds,
+        monitor,
+        monitored[best_epoch - 1] if monitored else float("nan"),
+        best_epoch,
+    )
+    return FitResult(history=history, train_seconds=train_seconds, epochs_run=epochs_run, best_epoch=best_epoch)
