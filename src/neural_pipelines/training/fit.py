@@ -72,6 +72,7 @@ def fit_model(  # noqa: PLR0913
     max_epochs: int,
     batch_size: int | None = None,
     patience: int | None = None,
+    min_delta: float = 0.0,
     monitor: str = "val_loss",
     seed: int = 0,
     name: str = "model",
@@ -81,13 +82,16 @@ def fit_model(  # noqa: PLR0913
     Args:
         train / validation: ``tf.data`` datasets (already batched) or ``(x, y)`` arrays
             (batched here with ``batch_size``, shuffled with ``seed``).
-        patience: epochs without improvement of ``monitor`` before stopping; the best
-            epoch's weights are restored. ``None`` trains all ``max_epochs``.
+        patience: epochs without an improvement of ``monitor`` larger than ``min_delta``
+            before stopping; the best epoch's weights are restored. ``None`` trains all
+            ``max_epochs``.
     """
     callbacks: list[keras.callbacks.Callback] = [EpochLogger(name, max_epochs)]
     if patience is not None:
         callbacks.append(
-            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=patience, min_delta=min_delta, restore_best_weights=True
+            )
         )
     fit_args: dict[str, Any] = {"epochs": max_epochs, "callbacks": callbacks, "verbose": 0}
     if isinstance(train, tuple):

@@ -282,6 +282,7 @@ def train_model(
         max_epochs=int(training["max_epochs"]),
         batch_size=int(training["batch_size"]),
         patience=training.get("patience"),
+        min_delta=float(training.get("min_delta", 0.0)),
         seed=seed,
         name=model.name,
     )
