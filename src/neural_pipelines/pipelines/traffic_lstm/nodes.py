@@ -266,6 +266,7 @@ def build_model(model: dict[str, Any], preprocessing: dict[str, Any], training: 
         horizon=horizon,
         units=int(model["units"]),
         learning_rate=float(training["learning_rate"]),
+        steps_per_execution=int(training.get("steps_per_execution", 1)),
     )
     logger.info("Built %s: %d parameters, input %s", forecaster.name, forecaster.count_params(), input_shape)
     return forecaster
