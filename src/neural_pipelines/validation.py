@@ -19,11 +19,11 @@ def source_of(frame: Any, default: str = "input data") -> str:
     return str(getattr(frame, "attrs", {}).get("source", default))
 
 
-def examples(rows: Iterable[Any], values: Iterable[Any] | None = None, limit: int = 5) -> str:
-    """``rows 3, 7 ('abc', 'x')`` for the first few offending rows, to quote in an error."""
+def examples(rows: Iterable[Any], values: Iterable[Any] | None = None, limit: int = 5, noun: str = "rows") -> str:
+    """``rows 3, 7 (values 'abc', 'x')`` for the first few offending rows, to quote in an error."""
     rows = list(rows)
     shown = ", ".join(str(row) for row in rows[:limit]) + (f" … ({len(rows)} in all)" if len(rows) > limit else "")
     if values is None:
-        return f"rows {shown}"
+        return f"{noun} {shown}"
     values = list(values)[:limit]
-    return f"rows {shown} (values {', '.join(repr(value) for value in values)})"
+    return f"{noun} {shown} (values {', '.join(repr(value) for value in values)})"

@@ -16,8 +16,13 @@ def learning_curves(
     histories: Mapping[str, Mapping[str, Sequence[float]]],
     metric: str = "loss",
     log_scale: bool = True,
+    kept_epochs: Mapping[str, int] | None = None,
 ) -> Figure:
-    """One panel per model: training and validation ``metric`` per epoch, best epoch marked."""
+    """One panel per model: training and validation ``metric`` per epoch.
+
+    ``kept_epochs`` marks the epoch whose weights each model kept (early stopping's restored
+    epoch); without it, the epoch with the lowest validation value is marked.
+    """
     histories = {name: history for name, history in histories.items() if history.get(metric)}
     figure, axes = plt.subplots(1, max(len(histories), 1), figsize=(4.2 * max(len(histories), 1), 3.4), squeeze=False)
     for axis, (name, history) in zip(axes[0], histories.items(), strict=False):
@@ -26,8 +31,8 @@ def learning_curves(
         validation = history.get(f"val_{metric}")
         if validation:
             axis.plot(epochs, validation, label=f"validation {metric}")
-            best = min(range(len(validation)), key=validation.__getitem__)
-            axis.axvline(best + 1, color="grey", linestyle=":", label=f"best epoch {best + 1}")
+            kept = (kept_epochs or {}).get(name) or min(range(len(validation)), key=validation.__getitem__) + 1
+            axis.axvline(kept, color="grey", linestyle=":", label=f"kept epoch {kept}")
         axis.set(title=name, xlabel="epoch", ylabel=metric)
         if log_scale:
             axis.set_yscale("log")

@@ -87,12 +87,12 @@ def fit_model(  # noqa: PLR0913
             ``max_epochs``.
     """
     callbacks: list[keras.callbacks.Callback] = [EpochLogger(name, max_epochs)]
+    early_stopping = None
     if patience is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=patience, min_delta=min_delta, restore_best_weights=True
-            )
+        early_stopping = keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=patience, min_delta=min_delta, restore_best_weights=True
         )
+        callbacks.append(early_stopping)
     fit_args: dict[str, Any] = {"epochs": max_epochs, "callbacks": callbacks, "verbose": 0}
     if isinstance(train, tuple):
         fit_args.update(x=train[0], y=train[1], batch_size=batch_size, shuffle=True)
@@ -108,9 +108,12 @@ def fit_model(  # noqa: PLR0913
     history = {key: [float(value) for value in values] for key, values in history.items()}
     epochs_run = len(history.get("loss", []))
     monitored = history.get(monitor)
-    best_epoch = int(np.argmin(monitored)) + 1 if monitored else epochs_run
+    # The epoch whose weights the model now holds: the restored one if training stopped
+    # early, else the last. (With min_delta, that is not always the smallest val_loss.)
+    stopped_early = early_stopping is not None and early_stopping.stopped_epoch > 0
+    best_epoch = int(early_stopping.best_epoch) + 1 if stopped_early else epochs_run
     logger.info(
-        "%s: %d epochs in %.1fs, best %s=%.4g at epoch %d",
+        "%s: %d epochs in %.1fs, kept weights with %s=%.4g from epoch %d",
         name,
         epochs_run,
         train_seconds,

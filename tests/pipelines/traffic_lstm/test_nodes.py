@@ -56,9 +56,9 @@ def test_ingest_accepts_other_column_names_from_parameters() -> None:
     ("raw", "field", "problem"),
     [
         (hourly_frame([1, 2, 3, 4]).drop(columns="traffic_volume"), "traffic_volume", "missing"),
-        (hourly_frame([1, "lots", 3, 4]), "traffic_volume", "non-numeric volumes on CSV rows 3 (values 'lots')"),
+        (hourly_frame([1, "lots", 3, 4]), "traffic_volume", "non-numeric volumes on CSV lines 3 (values 'lots')"),
         (hourly_frame([1, -5, 3, 4]), "traffic_volume", "negative volumes"),
-        (hourly_frame([1, 2, 3, 4]).assign(datetime=["2024-01-01 00:00"] * 2 + ["2024-01-01 01:00", "2024-01-01 02:00"]), "datetime", "duplicate timestamps on CSV rows 2, 3"),
+        (hourly_frame([1, 2, 3, 4]).assign(datetime=["2024-01-01 00:00"] * 2 + ["2024-01-01 01:00", "2024-01-01 02:00"]), "datetime", "duplicate timestamps on CSV lines 2, 3"),
         (hourly_frame([1, 2, 3, 4]).assign(datetime=pd.date_range("2024-01-01", periods=4, freq="30min").astype(str)), "datetime", "not on the hour"),
         (hourly_frame([1, 2, 3, 4]).assign(datetime=pd.date_range("2024-01-01", periods=4, freq="2h").astype(str)), "datetime", "apart, not one hour"),
         (hourly_frame([1, 2, 3, 4]).assign(datetime=["2024-01-01 00:00", "not a date", "2024-01-01 02:00", "2024-01-01 03:00"]), "datetime", "cannot be parsed"),

@@ -33,9 +33,10 @@ PARAMS_FILE = "conf/base/parameters_traffic_lstm.yml"
 # --- ingest -------------------------------------------------------------------------
 
 
-def _csv_lines(mask: pd.Series) -> list[int]:
-    """Positions where ``mask`` holds, as CSV line numbers (header = line 1)."""
-    return [int(position) + 2 for position in np.flatnonzero(mask.to_numpy())]
+def _csv_lines(mask: pd.Series, values: pd.Series) -> str:
+    """The first offending CSV lines (header = line 1) and their values, for an error message."""
+    lines = [int(position) + 2 for position in np.flatnonzero(mask.to_numpy())]
+    return "CSV " + examples(lines, values[mask], noun="lines")
 
 
 def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
@@ -63,7 +64,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
         raise DataValidationError(
             source,
             time_column,
-            f"timestamps that cannot be parsed on CSV {examples(_csv_lines(unparsed), raw[time_column][unparsed])}",
+            f"timestamps that cannot be parsed on {_csv_lines(unparsed, raw[time_column][unparsed])}",
             "write timestamps as 'YYYY-MM-DD HH:MM:SS'",
         )
 
@@ -73,7 +74,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
         raise DataValidationError(
             source,
             volume_column,
-            f"non-numeric volumes on CSV {examples(_csv_lines(non_numeric), raw[volume_column][non_numeric])}",
+            f"non-numeric volumes on {_csv_lines(non_numeric, raw[volume_column][non_numeric])}",
             "use vehicle counts per hour; leave a cell empty for a missing hour",
         )
     negative = volumes < 0
@@ -81,7 +82,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
         raise DataValidationError(
             source,
             volume_column,
-            f"negative volumes on CSV {examples(_csv_lines(negative), volumes[negative])}",
+            f"negative volumes on {_csv_lines(negative, volumes)}",
             "traffic volumes are counts (>= 0); fix or blank those cells",
         )
 
@@ -90,7 +91,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
         raise DataValidationError(
             source,
             time_column,
-            f"duplicate timestamps on CSV {examples(_csv_lines(duplicated), timestamps[duplicated])}",
+            f"duplicate timestamps on {_csv_lines(duplicated, timestamps)}",
             "keep one row per hour (sum or average the duplicates before loading)",
         )
     off_the_hour = timestamps != timestamps.dt.floor("h")
@@ -98,7 +99,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
         raise DataValidationError(
             source,
             time_column,
-            f"timestamps not on the hour on CSV {examples(_csv_lines(off_the_hour), timestamps[off_the_hour])}; "
+            f"timestamps not on the hour on {_csv_lines(off_the_hour, timestamps)}; "
             "this pipeline needs an hourly series",
             "resample to hourly totals first, e.g. df.resample('h', on='datetime').sum()",
         )
@@ -431,7 +432,9 @@ def build_report(  # noqa: PLR0913
     """
     comparison = comparison_table(summaries, COMPARISON_COLUMNS, sort_by="test_mse")
     learning_curves_figure = learning_curves(
-        {name: summary["history"] for name, summary in summaries.items()}, metric="loss"
+        {name: summary["history"] for name, summary in summaries.items()},
+        metric="loss",
+        kept_epochs={name: summary.get("best_epoch") for name, summary in summaries.items()},
     )
     mae_by_horizon_figure = lines_by_step(
         {name: summary["mae_by_horizon"] for name, summary in summaries.items()},
@@ -498,7 +501,10 @@ def render_report(  # noqa: PLR0913
         ]
     )
     report.heading("Learning curves")
-    report.figure(learning_curves_figure, "Training and validation MSE per epoch (log scale); dotted: restored best epoch.")
+    report.figure(
+        learning_curves_figure,
+        "Training and validation MSE per epoch (log scale); dotted: the epoch whose weights early stopping kept.",
+    )
     report.heading("Error by forecast horizon")
     report.figure(mae_by_horizon_figure, "Test MAE per hour ahead, vehicles/hour.")
     report.heading("One test week")
