@@ -64,7 +64,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
         raise DataValidationError(
             source,
             time_column,
-            f"timestamps that cannot be parsed on {_csv_lines(unparsed, raw[time_column][unparsed])}",
+            f"timestamps that cannot be parsed on {_csv_lines(unparsed, raw[time_column])}",
             "write timestamps as 'YYYY-MM-DD HH:MM:SS'",
         )
 
@@ -74,7 +74,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
         raise DataValidationError(
             source,
             volume_column,
-            f"non-numeric volumes on {_csv_lines(non_numeric, raw[volume_column][non_numeric])}",
+            f"non-numeric volumes on {_csv_lines(non_numeric, raw[volume_column])}",
             "use vehicle counts per hour; leave a cell empty for a missing hour",
         )
     negative = volumes < 0

@@ -1,0 +1,60 @@
+"""Pure helpers of the MLflow hook: which run a node belongs to, and how its params are named."""
+
+from __future__ import annotations
+
+import pytest
+from kedro.io import DataCatalog
+from kedro.pipeline import Node, Pipeline
+
+from neural_pipelines.hooks import data_provenance, flatten_params, variant_of, variant_params
+
+
+def identity(x: object) -> object:
+    return x
+
+
+def test_variant_is_the_second_namespace_level() -> None:
+    assert variant_of(Node(identity, "a", "b", namespace="traffic_lstm.lstm")) == ("traffic_lstm", "lstm")
+    assert variant_of(Node(identity, "a", "b", namespace="traffic_lstm")) is None
+    assert variant_of(Node(identity, "a", "b")) is None
+
+
+def test_params_lose_their_namespace_so_variants_share_names() -> None:
+    inputs = {
+        "params:traffic_lstm.lstm.model": {"architecture": "lstm", "units": 16},
+        "params:traffic_lstm.training": {"batch_size": 32, "schedule": {"patience": 10}},
+        "params:traffic_lstm.seed": 42,
+        "traffic_lstm.windows": object(),
+    }
+    assert variant_params(inputs, "traffic_lstm.lstm") == {
+        "model.architecture": "lstm",
+        "model.units": 16,
+        "training.batch_size": 32,
+        "training.schedule.patience": 10,
+        "seed": 42,
+    }
+
+
+def test_flatten_params_nests_with_dots() -> None:
+    assert flatten_params({"a": {"b": {"c": 1}}, "d": 2}) == {"a.b.c": 1, "d": 2}
+
+
+def provenance(entry: dict) -> dict[str, str]:
+    catalog = DataCatalog.from_config({"demo.raw": entry})
+    pipeline = Pipeline([Node(identity, "demo.raw", "demo.out", namespace="demo")])
+    return data_provenance("demo", pipeline, catalog)
+
+
+def test_provenance_comes_from_the_raw_entry_metadata() -> None:
+    bundled = {"type": "pandas.CSVDataset", "filepath": "x.csv", "metadata": {"data_source": "bundled", "dataset": "i94"}}
+    assert provenance(bundled) == {"data_source": "bundled", "dataset": "i94"}
+
+
+def test_a_raw_entry_without_provenance_is_the_users_own_file() -> None:
+    user = {"type": "pandas.CSVDataset", "filepath": "data/01_raw/mine.csv", "metadata": {"kedro-viz": {"layer": "raw"}}}
+    assert provenance(user) == {"data_source": "user", "dataset": "data/01_raw/mine.csv"}
+
+
+def test_an_unknown_data_source_is_refused() -> None:
+    with pytest.raises(ValueError, match="metadata.data_source='internet'"):
+        provenance({"type": "pandas.CSVDataset", "filepath": "x.csv", "metadata": {"data_source": "internet"}})
