@@ -32,11 +32,14 @@ class TempProject:
     def run(self, pipeline: str, env: str = "test") -> dict:
         """``kedro run --pipeline=<pipeline> --env=<env>`` inside this project."""
         previous = os.environ.get("MLFLOW_TRACKING_URI")
+        previous_cwd = Path.cwd()
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
+        os.chdir(self.path)  # MLflow's SQLite store puts artifacts in ./mlruns of the working directory
         try:
             with KedroSession.create(project_path=self.path, env=env) as session:
                 return session.run(pipeline_names=[pipeline])
         finally:
+            os.chdir(previous_cwd)
             while mlflow.active_run():  # a failed run must not leak into the next test
                 mlflow.end_run("FAILED")
             if previous is None:
@@ -73,6 +76,12 @@ def make_temp_project(folder: Path) -> TempProject:
     (folder / "conf" / "local").mkdir()
     (folder / "data").mkdir()
     return TempProject(path=folder, tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own folder, so nothing (e.g. MLflow's ./mlruns) lands in the checkout."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
