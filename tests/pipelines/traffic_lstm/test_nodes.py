@@ -246,3 +246,12 @@ def test_results_are_recorded_with_epoch_and_horizon_steps() -> None:
     baseline_metrics, baseline_summary = nodes.record_results(evaluation)
     assert "loss" not in baseline_metrics and "train_seconds" not in baseline_metrics
     assert baseline_summary["n_params"] == 0 and baseline_summary["epochs_run"] == 0
+
+
+def test_repeated_hours_can_be_collapsed_for_the_uci_file() -> None:
+    raw = hourly_frame([1, 2, 3, 4, 5])
+    raw.loc[5] = [raw.loc[1, "datetime"], 2]  # 01:00 listed twice (a second weather row)
+    with pytest.raises(DataValidationError, match="duplicate timestamps"):
+        nodes.ingest_traffic(raw, INGEST)
+    traffic = nodes.ingest_traffic(raw, {**INGEST, "duplicate_timestamps": "keep_first"})
+    assert traffic["traffic_volume"].tolist() == [1, 2, 3, 4, 5]

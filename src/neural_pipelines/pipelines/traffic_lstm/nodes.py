@@ -43,7 +43,8 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
     """Validate a raw hourly traffic table; keep ``datetime`` and ``traffic_volume``, sorted.
 
     Empty volume cells are allowed (the gap policy of :func:`regularize_hourly` handles
-    them); anything else that is not a non-negative number, an unparseable, duplicate or
+    them); repeated timestamps are dropped only with ``duplicate_timestamps: keep_first``;
+    anything else that is not a non-negative number, an unparseable, duplicate or
     non-hourly timestamp, or a series too short for one window stops the run.
     """
     source = source_of(raw)
@@ -86,13 +87,20 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
             "traffic volumes are counts (>= 0); fix or blank those cells",
         )
 
+    if ingest.get("duplicate_timestamps", "error") == "keep_first":
+        # The full UCI file repeats an hour once per weather condition, with the same volume.
+        repeated = timestamps.duplicated(keep="first")
+        if repeated.any():
+            logger.info("Dropping %d repeated timestamps (duplicate_timestamps: keep_first)", int(repeated.sum()))
+            timestamps, volumes = timestamps[~repeated], volumes[~repeated]
     duplicated = timestamps.duplicated(keep=False)
     if duplicated.any():
         raise DataValidationError(
             source,
             time_column,
             f"duplicate timestamps on {_csv_lines(duplicated, timestamps)}",
-            "keep one row per hour (sum or average the duplicates before loading)",
+            "keep one row per hour (sum or average the duplicates before loading), or set "
+            "traffic_lstm.ingest.duplicate_timestamps: keep_first",
         )
     off_the_hour = timestamps != timestamps.dt.floor("h")
     if off_the_hour.any():
