@@ -83,6 +83,20 @@ def test_report_and_figures_are_written_and_logged(finished_run: TempProject) ->
     assert "report/comparison.csv" in artifacts
 
 
+def test_same_seed_same_metrics_and_a_new_version_per_run(finished_run: TempProject) -> None:
+    first = finished_run.runs("traffic_lstm")
+    models_before = finished_run.outputs("06_models/traffic_lstm/lstm.keras/*/*")
+    finished_run.run("traffic_lstm")
+    runs = finished_run.runs("traffic_lstm")
+    second = runs[~runs["run_id"].isin(first["run_id"])]
+    assert len(second) == len(first) == 6
+    by_model = lambda frame: frame.set_index("tags.model")[list(TEST_METRICS)].sort_index()  # noqa: E731
+    assert by_model(second).equals(by_model(first))
+    models_after = finished_run.outputs("06_models/traffic_lstm/lstm.keras/*/*")
+    assert len(models_after) == len(models_before) + 1  # versioned: the first model is still there
+    assert set(models_before) < set(models_after)
+
+
 USER_CSV_ENTRY = """
 traffic_lstm.raw_traffic:
   type: pandas.CSVDataset
