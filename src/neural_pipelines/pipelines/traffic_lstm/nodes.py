@@ -473,6 +473,12 @@ def render_report(  # noqa: PLR0913
         + ("beats" if best_network["test_mse"] < best_baseline["test_mse"] else "does not beat")
         + f" the best naive baseline, {best_baseline['model']} (test MSE {best_baseline['test_mse']:.4g})."
     )
+    if best_network["test_mse"] >= best_baseline["test_mse"]:
+        verdict += (
+            f" The networks see only the last {preprocessing['history_hours']} hours, so they cannot tell a "
+            "Saturday morning from a Monday morning; a forecast that copies the same hours of an earlier "
+            "day or week can. Giving the models calendar features or a longer history is the next step."
+        )
     split_hours = scaled["split"].value_counts()
     layout_note = (
         "window_layout=recurrent: inputs are (6 timesteps, 1 feature), so SimpleRNN and LSTM "

@@ -29,6 +29,14 @@ def namespaced(template: Pipeline, name: str) -> Pipeline:
     )
 
 
+def scoring(record_inputs: list[str]) -> list[Node]:
+    """Score ``test_predictions`` and record the results: the same for networks and baselines."""
+    return [
+        Node(nodes.evaluate_forecast, ["test_predictions", "windows", "scaler"], "evaluation", name="evaluate"),
+        Node(nodes.record_results, record_inputs, ["mlflow_metrics", "summary"], name="record_results"),
+    ]
+
+
 def network_template() -> Pipeline:
     """Build → fit → predict → score one Keras forecaster."""
     return Pipeline(
@@ -46,8 +54,7 @@ def network_template() -> Pipeline:
                 name="train_model",
             ),
             Node(nodes.predict_windows, ["model", "windows"], "test_predictions", name="predict_test_windows"),
-            Node(nodes.evaluate_forecast, ["test_predictions", "windows", "scaler"], "evaluation", name="evaluate"),
-            Node(nodes.record_results, ["evaluation", "fit_record"], ["mlflow_metrics", "summary"], name="record_results"),
+            *scoring(["evaluation", "fit_record"]),
         ]
     )
 
@@ -62,8 +69,7 @@ def baseline_template() -> Pipeline:
                 "test_predictions",
                 name="forecast_baseline",
             ),
-            Node(nodes.evaluate_forecast, ["test_predictions", "windows", "scaler"], "evaluation", name="evaluate"),
-            Node(nodes.record_results, ["evaluation"], ["mlflow_metrics", "summary"], name="record_results"),
+            *scoring(["evaluation"]),
         ]
     )
 
