@@ -44,8 +44,8 @@ def run_nodes(project: Path, nodes: list[str], epochs: int) -> float:
     """Wall seconds of ``kedro run --nodes=...`` in-process (session creation excluded, as imports are)."""
     from kedro.framework.session import KedroSession
 
-    extra = {"traffic_lstm.training.max_epochs": epochs, "traffic_lstm.training.patience": None}
-    with KedroSession.create(project_path=project, extra_params=extra) as session:
+    extra = {"traffic_lstm": {"training": {"max_epochs": epochs, "patience": None}}}
+    with KedroSession.create(project_path=project, runtime_params=extra) as session:
         started = time.perf_counter()
         session.run(pipeline_names=["traffic_lstm"], node_names=nodes)
         return time.perf_counter() - started
@@ -99,6 +99,7 @@ def main() -> int:
 
     bootstrap_project(PROJECT_ROOT)
     logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("neural_pipelines").setLevel(logging.INFO)
     params = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_traffic_lstm.yml").read_text())["traffic_lstm"]
     with tempfile.TemporaryDirectory(prefix="bench-traffic-") as folder:
         project = temp_project(Path(folder))
