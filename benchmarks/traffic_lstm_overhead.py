@@ -7,10 +7,11 @@ session running the variant's `build_model` and `train_model` nodes: catalog loa
 the nested MLflow run with its params, the versioned `.keras` save and the `mlflow.keras`
 model logging all count. The plain side builds, fits and saves a `.keras` file.
 
-    python benchmarks/traffic_lstm_overhead.py [--epochs 30] [--repeats 2]
+    python benchmarks/traffic_lstm_overhead.py [--epochs 30] [--repeats 3]
 
-Prints both wall times, their median ratio (target <= 1.10) and writes nothing outside a
-temporary folder (its own data/ and MLflow store).
+Prints both sides' median and fastest wall times and their ratios (target <= 1.10; exit
+status 1 if the median ratio misses it) and writes nothing outside a temporary folder
+(its own data/ and MLflow store). Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def plain_keras(project: Path, epochs: int, params: dict) -> float:
     import numpy as np
 
     from neural_pipelines.models.forecasting import build_forecaster
+    from neural_pipelines.training import seed_everything
 
     windows_file = project / "data/05_model_input/traffic_lstm/windows.npz"
     with np.load(windows_file) as arrays:
@@ -64,7 +66,7 @@ def plain_keras(project: Path, epochs: int, params: dict) -> float:
         x_val, y_val = arrays["x_validation"], arrays["y_validation"]
     training, model_params = params["training"], params["lstm"]["model"]
     started = time.perf_counter()
-    keras.utils.set_random_seed(params["seed"])
+    seed_everything(params["seed"])  # same seed and deterministic kernels as the pipeline
     model = build_forecaster(
         model_params["architecture"],
         input_shape=x_train.shape[1:],
@@ -89,7 +91,7 @@ def plain_keras(project: Path, epochs: int, params: dict) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=30, help="epochs per training (default 30)")
-    parser.add_argument("--repeats", type=int, default=2, help="trainings per side (default 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="trainings per side (default 3)")
     args = parser.parse_args()
 
     import logging
@@ -115,8 +117,13 @@ def main() -> int:
             )
     plain, pipeline = statistics.median(plain_times), statistics.median(pipeline_times)
     ratio = pipeline / plain
-    print(f"lstm, {args.epochs} epochs, batch {params['training']['batch_size']}: "
-          f"plain Keras {plain:.1f}s, Kedro pipeline + MLflow {pipeline:.1f}s, ratio {ratio:.3f} (target <= 1.10)")
+    # Noise only ever adds time, so the fastest of each side is the steadiest comparison.
+    best_ratio = min(pipeline_times) / min(plain_times)
+    print(
+        f"lstm, {args.epochs} epochs, batch {params['training']['batch_size']}, {args.repeats} repeats: "
+        f"median plain Keras {plain:.1f}s vs Kedro pipeline + MLflow {pipeline:.1f}s, ratio {ratio:.3f}; "
+        f"fastest {min(plain_times):.1f}s vs {min(pipeline_times):.1f}s, ratio {best_ratio:.3f} (target <= 1.10)"
+    )
     return 0 if ratio <= 1.10 else 1
 
 
