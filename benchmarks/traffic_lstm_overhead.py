@@ -38,6 +38,7 @@ def temp_project(folder: Path) -> Path:
     shutil.copytree(PROJECT_ROOT / "conf", folder / "conf", ignore=shutil.ignore_patterns("local"))
     (folder / "conf" / "local").mkdir()
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
+    os.chdir(folder)  # MLflow's SQLite store writes artifacts to ./mlruns
     return folder
 
 
