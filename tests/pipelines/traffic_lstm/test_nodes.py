@@ -255,3 +255,68 @@ def test_repeated_hours_can_be_collapsed_for_the_uci_file() -> None:
         nodes.ingest_traffic(raw, INGEST)
     traffic = nodes.ingest_traffic(raw, {**INGEST, "duplicate_timestamps": "keep_first"})
     assert traffic["traffic_volume"].tolist() == [1, 2, 3, 4, 5]
+
+
+# --- Keras variant nodes ------------------------------------------------------------
+
+TRAINING = {"batch_size": 8, "max_epochs": 2, "patience": None, "learning_rate": 0.01, "steps_per_execution": 4}
+
+
+def test_build_model_follows_the_window_layout_and_the_seed() -> None:
+    lstm = {"architecture": "lstm", "units": 16}
+    recurrent = nodes.build_model(lstm, PREPROCESSING, TRAINING, seed=3)
+    course = nodes.build_model(lstm, {**PREPROCESSING, "window_layout": "course"}, TRAINING, seed=3)
+    assert recurrent.input_shape == (None, 6, 1) and recurrent.count_params() == 1560
+    assert course.input_shape == (None, 1, 6) and course.count_params() == 1880
+    again = nodes.build_model(lstm, PREPROCESSING, TRAINING, seed=3)
+    for first, second in zip(recurrent.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_train_then_predict_on_the_test_windows(scaled_series: pd.DataFrame) -> None:
+    windows = nodes.make_windows(scaled_series, PREPROCESSING)
+    model = nodes.build_model({"architecture": "dense", "units": 4}, PREPROCESSING, TRAINING, seed=0)
+    trained, fit = nodes.train_model(model, windows, TRAINING, seed=0)
+    assert fit["epochs_run"] == 2 and fit["n_params"] == trained.count_params()
+    assert len(fit["history"]["val_loss"]) == 2
+    predictions = nodes.predict_windows(trained, windows)
+    assert predictions.dtype == np.float32
+    np.testing.assert_allclose(predictions, trained.predict(windows["x_test"], verbose=0), rtol=1e-6)
+
+
+# --- report -------------------------------------------------------------------------
+
+
+def summary(test_mse: float, epochs: int) -> dict:
+    history = {"loss": [0.5, 0.4], "val_loss": [0.6, 0.5]} if epochs else {}
+    return {
+        "test_mse": test_mse,
+        "test_mae": test_mse * 1000,
+        "test_rmse": test_mse * 1200,
+        "n_params": 10 * epochs,
+        "train_seconds": float(epochs),
+        "epochs_run": epochs,
+        "best_epoch": epochs,
+        "mae_by_horizon": [test_mse] * 24,
+        "history": history,
+    }
+
+
+def test_report_ranks_models_and_states_who_wins(scaled_series: pd.DataFrame) -> None:
+    windows = nodes.make_windows(scaled_series, PREPROCESSING)
+    scaler = MinMaxScaler().fit(np.array([[0.0], [1.0]]))
+    predictions = {name: windows["y_test"] for name in ("lstm", "persistence")}
+
+    def report(lstm_mse: float, persistence_mse: float) -> tuple:
+        summaries = {"lstm": summary(lstm_mse, 2), "persistence": summary(persistence_mse, 0)}
+        return nodes.build_report(summaries, scaled_series, windows, scaler, PREPROCESSING, **predictions)
+
+    comparison, *figures, html = report(0.01, 0.02)
+    assert comparison["model"].tolist() == ["lstm", "persistence"]
+    assert list(comparison.columns) == ["model", *nodes.COMPARISON_COLUMNS]
+    assert len(figures) == 3
+    assert "The best network, lstm (test MSE 0.01), beats the best naive baseline, persistence" in html
+    assert html.count("data:image/png;base64,") == 3
+    _, *_, html = report(0.03, 0.02)
+    assert "does not beat the best naive baseline, persistence" in html
+    assert "cannot tell a Saturday morning from a Monday morning" in html
