@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

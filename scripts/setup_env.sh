@@ -38,5 +38,5 @@ fi
 
 # Offline-friendly, quiet defaults (Kedro asks for telemetry consent; TF prints C++ notices).
 export KEDRO_DISABLE_TELEMETRY=1
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore::DeprecationWarning,ignore::FutureWarning}
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3}
+export PYTHONWARNINGS=${PYTHONWARNINGS:-"ignore::DeprecationWarning,ignore::FutureWarning,ignore:register_new_resolver() is deprecated:UserWarning"}
