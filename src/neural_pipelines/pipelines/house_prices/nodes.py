@@ -1,0 +1,641 @@
+"""Nodes of ``house_prices``: predict Ames sale prices with MLPs, against the course's recipe and baselines.
+
+Data flow: validate the raw table (Kaggle column names) → one seeded train / validation /
+test split shared by everything → per variant: fit the preprocessing on training rows →
+model input → fit a Keras network or a scikit-learn baseline → wrap preprocessing +
+regressor as a price model that prices raw rows → price the test rows → score in dollars →
+report (table, diagnostics of the best model, learning curves, permutation importance).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from neural_pipelines.models.regression import build_regressor
+from neural_pipelines.pipelines.house_prices.serving import PriceModel, RawFrameCleaner, normalize_columns
+from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves
+from neural_pipelines.reporting.regression import (
+    horizontal_bars,
+    permutation_importance,
+    predicted_vs_actual,
+    residuals_vs_predicted,
+)
+from neural_pipelines.training import fit_model, mlflow_metric_history, seed_everything
+from neural_pipelines.validation import DataValidationError, examples, source_of
+
+logger = logging.getLogger(__name__)
+
+PARAMS_FILE = "conf/base/parameters_house_prices.yml"
+SPLIT_COLUMN = "split"
+SPLITS = ("train", "validation", "test")
+TEST_METRICS = ("test_mae", "test_rmse", "test_rmsle", "test_r2")
+
+
+# --- ingest -------------------------------------------------------------------------
+
+
+def _csv_lines(mask: pd.Series, values: pd.Series) -> str:
+    """The first offending CSV lines (header = line 1) and their values, for an error message."""
+    lines = [int(position) + 2 for position in np.flatnonzero(mask.to_numpy())]
+    return "CSV " + examples(lines, values[mask], noun="lines")
+
+
+def ingest_houses(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
+    """Validate a raw Ames table and give it Kaggle column names, without identifiers.
+
+    Works the same for the bundled De Cock file (``Lot Area``, ``Year Remod/Add`` …) and a
+    user's Kaggle ``train.csv`` or OpenML CSV. Stops, naming the file, column and fix, on: no
+    ``SalePrice``; fewer than ``min_rows`` rows; an empty, non-numeric or non-positive price;
+    text in a numeric column; a column with no value at all; two columns with one name.
+    """
+    source = source_of(raw)
+    target = ingest["target"]
+    houses = normalize_columns(raw, ingest.get("column_aliases"))
+    duplicated = houses.columns[houses.columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise DataValidationError(
+            source,
+            str(duplicated[0]),
+            f"several columns map to the Kaggle name {duplicated[0]!r} (spaces, '/' and '_' are ignored)",
+            "keep one of them",
+        )
+    houses = houses.drop(columns=[c for c in ingest["id_columns"] if c in houses.columns])
+
+    if target not in houses.columns:
+        raise DataValidationError(
+            source,
+            target,
+            f"missing (found columns: {', '.join(map(str, houses.columns[:12]))}{' …' if houses.shape[1] > 12 else ''})",
+            "use a table with the sale price, e.g. Kaggle's train.csv (test.csv has no prices), "
+            f"or map your column's name to {target} in house_prices.ingest.column_aliases ({PARAMS_FILE}, "
+            "overridable in conf/local)",
+        )
+    if len(houses) < ingest["min_rows"]:
+        raise DataValidationError(
+            source,
+            target,
+            f"only {len(houses)} row(s); at least {ingest['min_rows']} are needed to train, validate and test",
+            "provide the whole training table (Kaggle's train.csv has 1,460 rows, the De Cock data 2,930)",
+        )
+
+    prices = pd.to_numeric(houses[target], errors="coerce")
+    problems = {
+        "empty prices": houses[target].isna(),
+        "non-numeric prices": prices.isna() & houses[target].notna(),
+        "prices <= 0": prices <= 0,
+    }
+    for problem, mask in problems.items():
+        if mask.any():
+            raise DataValidationError(
+                source,
+                target,
+                f"{problem} on {_csv_lines(mask, houses[target])}",
+                "every row needs a sale price in dollars (a positive number); remove rows without one",
+            )
+    houses[target] = prices.astype("float64")
+
+    for column in [c for c in ingest["numeric_columns"] if c in houses.columns]:
+        values = pd.to_numeric(houses[column], errors="coerce")
+        text = values.isna() & houses[column].notna()
+        if text.any():
+            raise DataValidationError(
+                source,
+                column,
+                f"text in a numeric column on {_csv_lines(text, houses[column])}",
+                "write numbers only; leave the cell empty (or NA) when the value is unknown",
+            )
+        houses[column] = values.astype("float64")
+
+    empty = houses.columns[houses.isna().all()].tolist()
+    if empty:
+        raise DataValidationError(
+            source,
+            str(empty[0]),
+            f"no value in any of the {len(houses)} rows" + (f" (also empty: {', '.join(map(str, empty[1:]))})" if len(empty) > 1 else ""),
+            "fill the column or delete it from the file",
+        )
+
+    logger.info(
+        "Ingested %d houses x %d columns from %s (%d numeric, %d text); price median $%.0f",
+        len(houses),
+        houses.shape[1] - 1,
+        source,
+        houses.drop(columns=target).select_dtypes("number").shape[1],
+        houses.drop(columns=target).select_dtypes(exclude="number").shape[1],
+        houses[target].median(),
+    )
+    return houses.reset_index(drop=True)
+
+
+# --- split --------------------------------------------------------------------------
+
+
+def split_houses(houses: pd.DataFrame, split: dict[str, Any], seed: int) -> pd.DataFrame:
+    """One seeded shuffle into train / validation / test, shared by every variant and baseline.
+
+    Rows above ``exclude_above`` (``{column: limit}``) are removed first — by default the five
+    houses over 4,000 sq ft that the data's author (De Cock, 2011) recommends removing: three
+    partial sales unlikely to reflect market value and two very large houses. ``test_fraction``
+    of the rest is the held-out test set; ``validation_fraction`` of the remainder is the
+    early-stopping validation set; the rest trains.
+    """
+    keep = pd.Series(True, index=houses.index)
+    for column, limit in (split.get("exclude_above") or {}).items():
+        if column in houses.columns:
+            keep &= ~(pd.to_numeric(houses[column], errors="coerce") > float(limit))
+    if (~keep).any():
+        logger.info("Excluding %d houses above %s", int((~keep).sum()), split["exclude_above"])
+    kept = houses[keep].reset_index(drop=True)
+
+    order = np.random.default_rng(int(seed)).permutation(len(kept))
+    n_test = int(round(len(kept) * float(split["test_fraction"])))
+    n_validation = int(round((len(kept) - n_test) * float(split["validation_fraction"])))
+    labels = np.full(len(kept), "train", dtype=object)
+    labels[order[:n_test]] = "test"
+    labels[order[n_test : n_test + n_validation]] = "validation"
+    counts = pd.Series(labels).value_counts()
+    if any(counts.get(name, 0) == 0 for name in SPLITS):
+        raise DataValidationError(
+            source_of(houses),
+            SPLIT_COLUMN,
+            f"{len(kept)} rows give splits {counts.to_dict()}; every split needs rows",
+            f"provide more rows or change house_prices.split fractions ({PARAMS_FILE})",
+        )
+    logger.info("Split (seed %d): train %d, validation %d, test %d", seed, counts["train"], counts["validation"], counts["test"])
+    return kept.assign(**{SPLIT_COLUMN: labels})
+
+
+def rows_of(houses: pd.DataFrame, split: str, target: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The raw feature rows and prices (dollars) of one split."""
+    rows = houses[houses[SPLIT_COLUMN] == split]
+    return rows.drop(columns=[SPLIT_COLUMN, target]), rows[target].to_numpy(dtype="float64")
+
+
+# --- preprocessing (fitted per variant, on training rows only) -----------------------
+
+
+def _complete(cleaner: RawFrameCleaner, rows: pd.DataFrame, split: str | None = None) -> np.ndarray:
+    """Rows with a value in every feature column the cleaner keeps (the course's ``dropna``).
+
+    With ``split`` named, a split left without any complete row stops the run, naming the
+    column with the most gaps.
+    """
+    cleaned = cleaner.transform(rows)
+    complete = cleaned.notna().all(axis=1).to_numpy()
+    if split is not None and not complete.any():
+        worst = str(cleaned.isna().sum().idxmax())
+        raise DataValidationError(
+            source_of(rows),
+            worst,
+            f"none of the {len(rows)} {split} rows has a value in every numeric column ({worst} is the emptiest)",
+            f"fill the gaps, or set drop_incomplete_rows: false for that model ({PARAMS_FILE})",
+        )
+    return complete
+
+
+def fit_preprocessing(houses: pd.DataFrame, features: dict[str, Any], ingest: dict[str, Any]) -> tuple[Pipeline, Pipeline]:
+    """Fit the raw-row preprocessing and the target transform on **training rows only**.
+
+    Preprocessing: clean (Kaggle names, types) → numeric: impute (median) and standardize;
+    other columns (unless ``numeric_only``): impute (most frequent) and one-hot encode,
+    ignoring categories first seen at prediction time. With ``drop_incomplete_rows`` (the
+    course) the transformer is fitted on the complete training rows; its imputer then only
+    ever fills cells of rows *priced* later, never training rows. Target: optional
+    ``log1p`` then optional standardization, inverted when pricing.
+    """
+    rows, prices = rows_of(houses, "train", ingest["target"])
+    cleaner = RawFrameCleaner(
+        aliases=ingest.get("column_aliases"),
+        drop_columns=[*ingest["id_columns"], ingest["target"]],
+        as_categorical=[] if features["numeric_only"] else features.get("as_categorical", []),
+        numeric_only=features["numeric_only"],
+    ).fit(rows)
+    if features["drop_incomplete_rows"]:
+        complete = _complete(cleaner, rows, "train")
+        rows, prices = rows[complete], prices[complete]
+
+    numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy=features["numeric_imputer"]))]
+    if features["standardize_numeric"]:
+        numeric_steps.append(("standardize", StandardScaler()))
+    transformers: list[tuple[str, Any, list[str]]] = [("numeric", Pipeline(numeric_steps), cleaner.numeric_columns_)]
+    if cleaner.categorical_columns_:
+        categorical = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy=features["categorical_imputer"], fill_value="missing")),
+                ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float32)),
+            ]
+        )
+        transformers.append(("categorical", categorical, cleaner.categorical_columns_))
+    preprocessor = Pipeline([("clean", cleaner), ("encode", ColumnTransformer(transformers, remainder="drop"))])
+    preprocessor.fit(rows)
+
+    target = features["target"]
+    target_transformer = Pipeline(
+        [
+            ("log1p", FunctionTransformer(np.log1p, inverse_func=np.expm1) if target["log1p"] else FunctionTransformer()),
+            ("standardize", StandardScaler() if target["standardize"] else FunctionTransformer()),
+        ]
+    ).fit(prices.reshape(-1, 1))
+    logger.info(
+        "Preprocessing fitted on %d training rows: %d numeric + %d categorical columns -> %d inputs",
+        len(rows),
+        len(cleaner.numeric_columns_),
+        len(cleaner.categorical_columns_),
+        len(preprocessor.named_steps["encode"].get_feature_names_out()),
+    )
+    return preprocessor, target_transformer
+
+
+def make_model_input(
+    houses: pd.DataFrame, preprocessor: Pipeline, target_transformer: Pipeline, features: dict[str, Any], ingest: dict[str, Any]
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Training and validation arrays (float32, transformed target) and the row / feature counts.
+
+    With ``drop_incomplete_rows`` only complete rows are kept, as in the course: the counts
+    record how many rows that leaves in the whole table and in each split.
+    """
+    cleaner: RawFrameCleaner = preprocessor.named_steps["clean"]
+    arrays: dict[str, np.ndarray] = {}
+    counts: dict[str, Any] = {}
+    for split in ("train", "validation"):
+        rows, prices = rows_of(houses, split, ingest["target"])
+        if features["drop_incomplete_rows"]:
+            complete = _complete(cleaner, rows, split)
+            rows, prices = rows[complete], prices[complete]
+        arrays[f"x_{split}"] = np.asarray(preprocessor.transform(rows), dtype="float32")
+        arrays[f"y_{split}"] = target_transformer.transform(prices.reshape(-1, 1))[:, 0].astype("float32")
+        counts[f"n_{split}_rows"] = len(rows)
+    all_rows = houses.drop(columns=[SPLIT_COLUMN, ingest["target"]])
+    usable = int(_complete(cleaner, all_rows).sum()) if features["drop_incomplete_rows"] else len(all_rows)
+    summary = {
+        **counts,
+        "n_rows": len(all_rows),
+        "n_usable_rows": usable,
+        "n_features": int(cleaner.n_features_in_),
+        "n_model_inputs": int(arrays["x_train"].shape[1]),
+    }
+    logger.info(
+        "Model input: %d of %d rows usable (%s), %d features -> %d inputs; train %d, validation %d rows",
+        usable,
+        len(all_rows),
+        "complete rows only" if features["drop_incomplete_rows"] else "all rows",
+        summary["n_features"],
+        summary["n_model_inputs"],
+        counts["n_train_rows"],
+        counts["n_validation_rows"],
+    )
+    return arrays, summary
+
+
+# --- Keras variants -----------------------------------------------------------------
+
+
+def build_model(model: dict[str, Any], training: dict[str, Any], model_input: dict[str, np.ndarray], seed: int) -> keras.Model:
+    """Build and compile one network sized to the model input, seeded for identical initial weights."""
+    seed_everything(seed)
+    network = build_regressor(
+        model["architecture"],
+        n_features=model_input["x_train"].shape[1],
+        hidden_units=model["hidden_units"],
+        activation=model.get("activation", "relu"),
+        dropout=float(model.get("dropout", 0.0)),
+        loss=training["loss"],
+        learning_rate=float(training["learning_rate"]),
+        steps_per_execution=int(training.get("steps_per_execution", 1)),
+    )
+    logger.info("Built %s: %d parameters, %d inputs", network.name, network.count_params(), model_input["x_train"].shape[1])
+    return network
+
+
+def train_model(
+    model: keras.Model, model_input: dict[str, np.ndarray], training: dict[str, Any], seed: int
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Fit on the training rows with early stopping on the validation rows (best weights kept)."""
+    fit = fit_model(
+        model,
+        (model_input["x_train"], model_input["y_train"]),
+        (model_input["x_validation"], model_input["y_validation"]),
+        max_epochs=int(training["max_epochs"]),
+        batch_size=int(training["batch_size"]),
+        patience=training.get("patience"),
+        min_delta=float(training.get("min_delta", 0.0)),
+        seed=seed,
+        name=model.name,
+    )
+    fit.extra["n_params"] = int(model.count_params())
+    return model, fit.to_dict()
+
+
+# --- baselines ----------------------------------------------------------------------
+
+BASELINES = {"ridge": Ridge, "hist_gradient_boosting": HistGradientBoostingRegressor}
+
+
+def fit_baseline(model_input: dict[str, np.ndarray], baseline: dict[str, Any], seed: int) -> tuple[Any, dict[str, Any]]:
+    """Fit a scikit-learn baseline on the same training rows, features and target as the networks.
+
+    ``method``: ``ridge`` or ``hist_gradient_boosting``; ``hyperparameters`` go to the
+    estimator. No early stopping on the validation rows, so they stay unused here.
+    ``threads`` caps the OpenMP / BLAS threads of the fit (``null``: the library default).
+    """
+    method = baseline["method"]
+    if method not in BASELINES:
+        raise ValueError(f"Unknown baseline method {method!r} in {PARAMS_FILE}; use one of {sorted(BASELINES)}.")
+    hyperparameters = dict(baseline.get("hyperparameters") or {})
+    if method == "hist_gradient_boosting":
+        hyperparameters.setdefault("random_state", int(seed))
+    estimator = BASELINES[method](**hyperparameters)
+    started = time.perf_counter()
+    with threadpool_limits(limits=baseline.get("threads")):
+        estimator.fit(model_input["x_train"], model_input["y_train"])
+    seconds = time.perf_counter() - started
+    logger.info("Fitted %s on %d rows in %.2fs", method, len(model_input["y_train"]), seconds)
+    return estimator, {"history": {}, "train_seconds": round(seconds, 3), "epochs_run": 0, "best_epoch": 0}
+
+
+# --- price model, test predictions, scores -------------------------------------------
+
+
+def package_price_model(preprocessor: Pipeline, target_transformer: Pipeline, regressor: Any) -> PriceModel:
+    """Preprocessing + regressor + inverse target transform: one model that prices raw rows."""
+    return PriceModel(preprocessor=preprocessor, regressor=regressor, target_transformer=target_transformer)
+
+
+def _price_model(model: Any) -> PriceModel:
+    """The :class:`PriceModel` inside a loaded MLflow pyfunc model (or the model itself)."""
+    return model if isinstance(model, PriceModel) else model.unwrap_python_model()
+
+
+def predict_test(price_model: Any, houses: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
+    """Price every test row from its raw columns, exactly as a user of the logged model would.
+
+    ``complete`` marks test rows with a value in every numeric column (the rows the course's
+    recipe could have kept), for ``test_mae_complete_rows``.
+    """
+    rows, prices = rows_of(houses, "test", ingest["target"])
+    if isinstance(price_model, PriceModel):
+        predicted = price_model.predict_prices(rows)
+    else:  # the loaded MLflow pyfunc model: its signature names the raw columns it reads
+        predicted = price_model.predict(rows[price_model.metadata.get_input_schema().input_names()])
+    predicted = np.asarray(predicted, dtype="float64").reshape(-1)
+    numeric = rows.drop(columns=[c for c in ingest["id_columns"] if c in rows.columns]).select_dtypes("number")
+    return pd.DataFrame(
+        {
+            "row": rows.index.to_numpy(),
+            "actual": prices,
+            "predicted": predicted,
+            "complete": numeric.notna().all(axis=1).to_numpy(),
+        }
+    )
+
+
+def price_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """MAE and RMSE in dollars, RMSLE (Kaggle's metric) and R² of predicted prices.
+
+    RMSLE takes log1p of predictions clipped at $0 (a negative price has no logarithm; only a
+    model trained on raw dollars can produce one).
+    """
+    log_error = np.log1p(np.clip(predicted, 0, None)) - np.log1p(actual)
+    return {
+        "test_mae": float(mean_absolute_error(actual, predicted)),
+        "test_rmse": float(np.sqrt(mean_squared_error(actual, predicted))),
+        "test_rmsle": float(np.sqrt(np.mean(log_error**2))),
+        "test_r2": float(r2_score(actual, predicted)),
+    }
+
+
+def evaluate_prices(test_predictions: pd.DataFrame) -> dict[str, Any]:
+    """Test metrics on every shared test row, plus MAE on its complete rows (the course's setting)."""
+    actual, predicted = test_predictions["actual"].to_numpy(), test_predictions["predicted"].to_numpy()
+    complete = test_predictions["complete"].to_numpy(dtype=bool)
+    evaluation = {
+        **price_metrics(actual, predicted),
+        "test_mae_complete_rows": float(mean_absolute_error(actual[complete], predicted[complete])),
+        "n_test_rows": len(actual),
+        "n_test_complete_rows": int(complete.sum()),
+        "n_negative_predictions": int((predicted < 0).sum()),
+    }
+    logger.info("Test: MAE $%.0f, RMSE $%.0f, RMSLE %.4f, R2 %.4f", *(evaluation[m] for m in TEST_METRICS))
+    return evaluation
+
+
+def record_results(
+    evaluation: dict[str, Any], input_summary: dict[str, Any], fit_record: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One variant's results as MLflow metric histories and as a summary row for the report.
+
+    MLflow gets per-epoch ``loss``/``val_loss``/``rmse``/``mae`` … (step = epoch, Keras only)
+    and, at step 0, ``test_mae``, ``test_rmse``, ``test_rmsle``, ``test_r2``,
+    ``test_mae_complete_rows`` and ``train_seconds``: the same names in every run.
+    """
+    final = {name: evaluation[name] for name in (*TEST_METRICS, "test_mae_complete_rows")}
+    final["train_seconds"] = fit_record["train_seconds"]
+    if fit_record.get("epochs_run"):
+        final |= {"epochs_run": fit_record["epochs_run"], "best_epoch": fit_record["best_epoch"]}
+    metrics = mlflow_metric_history(per_epoch=fit_record.get("history") or None, final=final)
+    summary = {
+        **final,
+        **input_summary,
+        "n_params": fit_record.get("n_params"),
+        "epochs_run": fit_record.get("epochs_run", 0),
+        "best_epoch": fit_record.get("best_epoch", 0),
+        "n_test_rows": evaluation["n_test_rows"],
+        "n_negative_predictions": evaluation["n_negative_predictions"],
+        "history": fit_record.get("history") or {},
+    }
+    return metrics, summary
+
+
+# --- report -------------------------------------------------------------------------
+
+COMPARISON_COLUMNS = (
+    *TEST_METRICS,
+    "test_mae_complete_rows",
+    "n_params",
+    "n_features",
+    "n_model_inputs",
+    "n_train_rows",
+    "train_seconds",
+    "epochs_run",
+)
+
+
+def collect_summaries(**summaries: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every variant's summary in one record, keyed by variant name."""
+    return summaries
+
+
+def compare_models(summaries: dict[str, dict[str, Any]], report: dict[str, Any]) -> pd.DataFrame:
+    """One row per model, best (lowest ``report.rank_by``) first."""
+    return comparison_table(summaries, COMPARISON_COLUMNS, sort_by=report["rank_by"])
+
+
+def explain_best_model(
+    comparison: pd.DataFrame, houses: pd.DataFrame, report: dict[str, Any], ingest: dict[str, Any], seed: int, **price_models: Any
+) -> pd.DataFrame:
+    """Permutation importance of every raw column for the best model, on the test rows, in dollars of MAE.
+
+    Raw columns (``Neighborhood``, not its one-hot dummies) so the ranking reads in the
+    data's own terms. ``price_models`` holds every variant's model, keyed by name.
+    """
+    best = str(comparison["model"].iloc[0])
+    model = _price_model(price_models[best])
+    rows, prices = rows_of(houses, "test", ingest["target"])
+    columns = list(model.preprocessor.named_steps["clean"].feature_names_in_)
+    importance = permutation_importance(
+        model.predict_prices, rows[columns], prices, n_repeats=int(report["permutation_repeats"]), seed=int(seed)
+    )
+    logger.info("Permutation importance (%s): top 3 %s", best, importance["feature"].head(3).tolist())
+    return importance.assign(model=best)
+
+
+def build_report(  # noqa: PLR0913
+    comparison: pd.DataFrame,
+    summaries: dict[str, dict[str, Any]],
+    importance: pd.DataFrame,
+    houses: pd.DataFrame,
+    houses_split: pd.DataFrame,
+    report: dict[str, Any],
+    split: dict[str, Any],
+    **test_predictions: pd.DataFrame,
+) -> tuple[Figure, Figure, Figure, Figure, str]:
+    """Diagnostics of the best model, learning curves, importance chart and the HTML report."""
+    best = str(comparison["model"].iloc[0])
+    predictions = test_predictions[best]
+    scatter = predicted_vs_actual(
+        predictions["actual"], predictions["predicted"], title=f"{best}: predicted vs actual sale price (test rows)"
+    )
+    residuals = residuals_vs_predicted(
+        predictions["actual"], predictions["predicted"], title=f"{best}: residuals (actual - predicted), test rows"
+    )
+    keras_runs = {name: summary for name, summary in summaries.items() if summary.get("history")}
+    curves = learning_curves(
+        {name: summary["history"] for name, summary in keras_runs.items()},
+        metric="loss",
+        kept_epochs={name: summary.get("best_epoch") for name, summary in keras_runs.items()},
+    )
+    top = importance.head(int(report["top_features"]))
+    bars = horizontal_bars(
+        top.set_index("feature")["importance_mean"],
+        errors=top.set_index("feature")["importance_std"],
+        title=f"{best}: top {len(top)} features by permutation importance (test rows)",
+        xlabel="increase of test MAE when the column is shuffled ($)",
+    )
+    data_facts = {
+        "n_ingested": len(houses),
+        "n_excluded": len(houses) - len(houses_split),
+        "exclude_above": split.get("exclude_above") or {},
+        "split_counts": houses_split["split"].value_counts().to_dict(),
+    }
+    html = render_report(comparison, summaries, top, data_facts, report, scatter, residuals, curves, bars)
+    return scatter, residuals, curves, bars, html
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def _display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table as text for reading: dollars, 4-digit ratios, whole counts, blank for n/a."""
+    formats = {
+        "test_mae": _money,
+        "test_rmse": _money,
+        "test_mae_complete_rows": _money,
+        "test_rmsle": "{:.4f}".format,
+        "test_r2": "{:.4f}".format,
+        "train_seconds": "{:.1f}".format,
+    }
+    display = comparison.copy()
+    for column in display.columns[1:]:
+        fmt = formats.get(column, "{:,.0f}".format)
+        display[column] = [("" if pd.isna(value) else fmt(value)) for value in display[column]]
+    return display
+
+
+def render_report(  # noqa: PLR0913
+    comparison: pd.DataFrame,
+    summaries: dict[str, dict[str, Any]],
+    top_features: pd.DataFrame,
+    data_facts: dict[str, Any],
+    report: dict[str, Any],
+    scatter: Figure,
+    residuals: Figure,
+    curves: Figure,
+    bars: Figure,
+) -> str:
+    """The pipeline's HTML report: verdict, table, data and recipe facts, figures."""
+    by_model = comparison.set_index("model")
+    best = str(comparison["model"].iloc[0])
+    target_mae = float(report["target_mae"])
+    course_mae = float(report["course_mae"])
+    verdict = [f"Best model by test MAE: {best} ({_money(by_model.loc[best, 'test_mae'])})."]
+    if "mlp" in by_model.index:
+        mlp_mae = float(by_model.loc["mlp", "test_mae"])
+        verdict.append(
+            f"mlp: test MAE {_money(mlp_mae)}, "
+            + ("below" if mlp_mae < target_mae else "NOT below")
+            + f" the {_money(target_mae)} target (the course reported about {_money(course_mae)} on its dev set)."
+        )
+    report_html = HtmlReport("house_prices: Ames sale prices — MLPs vs the course's recipe and baselines")
+    report_html.paragraph(" ".join(verdict))
+    report_html.heading("Comparison on the shared held-out test rows")
+    report_html.table(_display(comparison))
+    report_html.paragraph(
+        "test_mae and test_rmse in dollars; test_rmsle is Kaggle's metric (RMSE of log1p prices, predictions "
+        "clipped at $0); test_r2 on prices. test_mae_complete_rows: MAE on the test rows that have every numeric "
+        "value (the only rows the course's recipe would have kept). Every model is scored on the same test rows; "
+        "baselines are fitted on the same training rows and features as mlp."
+    )
+    split = data_facts["split_counts"]
+    rule = ", ".join(f"{column} > {limit}" for column, limit in data_facts["exclude_above"].items()) or "none"
+    facts = [
+        f"{data_facts['n_ingested']:,} houses read; {data_facts['n_excluded']} excluded before splitting (rule: {rule}; "
+        "the data's author, De Cock, recommends it: three partial sales unlikely to reflect market value and two very "
+        "large houses).",
+        f"One seeded split shared by every model: train {split.get('train', 0):,}, validation "
+        f"{split.get('validation', 0):,} (early stopping of the networks), test {split.get('test', 0):,}.",
+    ]
+    course = summaries.get("mlp_course")
+    if course:
+        facts.append(
+            f"mlp_course (the course's recipe): {course['n_features']} numeric features; {course['n_usable_rows']:,} of "
+            f"{course['n_rows']:,} rows have no missing value (train {course['n_train_rows']:,}, validation "
+            f"{course['n_validation_rows']:,}). The course, on Kaggle's 1,460-row train.csv: 1,121 rows, 37 features "
+            "(its 37 counted the Id column, dropped here)."
+        )
+    mlp = summaries.get("mlp")
+    if mlp:
+        facts.append(
+            f"mlp / wide_deep / baselines: {mlp['n_features']} raw columns -> {mlp['n_model_inputs']} inputs after "
+            f"one-hot encoding; all {mlp['n_train_rows']:,} training rows (median / most-frequent imputation)."
+        )
+    report_html.heading("Data and recipes")
+    report_html.bullets(facts)
+    report_html.heading(f"Best model: {best}")
+    report_html.figure(scatter, "Predicted vs actual sale price on the test rows; the diagonal is a perfect prediction.")
+    report_html.figure(residuals, "Residuals (actual - predicted) against the predicted price.")
+    report_html.figure(bars, "Test MAE increase when one raw column is shuffled (mean and spread over repeats).")
+    report_html.table(top_features[["feature", "importance_mean", "importance_std"]], float_format="{:,.0f}")
+    report_html.heading("Learning curves of the Keras models")
+    report_html.figure(
+        curves,
+        "Training and validation loss per epoch (log scale); dotted: the epoch whose weights early stopping kept. "
+        "mlp_course's loss is MAE in dollars; mlp and wide_deep's is MSE of the standardized log price.",
+    )
+    return report_html.render()
