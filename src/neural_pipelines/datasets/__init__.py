@@ -1,9 +1,17 @@
 """Custom Kedro datasets shared by every pipeline."""
 
 from neural_pipelines.datasets.download import DownloadedFileDataset
+from neural_pipelines.datasets.keras_arrays import KerasArraysDataset
 from neural_pipelines.datasets.keras_model import KerasModelDataset
 from neural_pipelines.datasets.mlflow_artifact import VersionedMlflowArtifactDataset
 from neural_pipelines.datasets.npz import NpzDataset
 from neural_pipelines.datasets.package_file import PackageFileDataset
 
-__all__ = ["DownloadedFileDataset", "KerasModelDataset", "NpzDataset", "PackageFileDataset", "VersionedMlflowArtifactDataset"]
+__all__ = [
+    "DownloadedFileDataset",
+    "KerasArraysDataset",
+    "KerasModelDataset",
+    "NpzDataset",
+    "PackageFileDataset",
+    "VersionedMlflowArtifactDataset",
+]

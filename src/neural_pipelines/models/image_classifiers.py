@@ -1,0 +1,194 @@
+"""Image classifiers for ``image_cnn``: 28×28 grayscale images in, class probabilities out.
+
+The course's five networks, one builder each, with the layer stack written out as in the
+keras.io examples. Every size (filters, kernels, units, dropout …) is an argument that
+``conf/base/parameters_image_cnn.yml`` supplies; with the course's values the parameter
+counts are:
+
+=============  ===========================================================  ==========
+builder        layers                                                        parameters
+=============  ===========================================================  ==========
+``dnn``        Flatten → Dense 128 → Dense 128 → Dense 10                      118,282
+``cnn``        Conv 64 3×3 → pool → Conv 64 3×3 → pool → Dense 10               53,578
+``cnn_dnn``    the same with Dense 128 before the output                       243,786
+``deep_cnn``   Conv 64 7×7 → pool → Conv 128 ×2 → pool → Conv 256 ×2 → pool    1,413,834
+               → Dense 128 → Dropout → Dense 64 → Dropout → Dense 10
+``mnist_cnn``  Conv 32 → pool → Conv 64 → pool → Conv 128 → Dense 10           104,202
+=============  ===========================================================  ==========
+
+:func:`build_image_classifier` picks a builder by name and compiles it: sparse categorical
+cross-entropy on integer labels, accuracy, and the optimizer named in the parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+from keras import layers
+
+
+def build_dnn(input_shape: Sequence[int], num_classes: int, *, units: int) -> keras.Model:
+    """Flatten → Dense(units, relu) → Dense(units, relu) → Dense(num_classes, softmax)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Flatten(),
+            layers.Dense(units, activation="relu"),
+            layers.Dense(units, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="dnn",
+    )
+
+
+def build_cnn(input_shape: Sequence[int], num_classes: int, *, filters: int, kernel_size: int, pool_size: int) -> keras.Model:
+    """Conv → MaxPool → Conv → MaxPool → Flatten → Dense(num_classes, softmax); valid padding."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Conv2D(filters, kernel_size, activation="relu"),
+            layers.MaxPooling2D(pool_size),
+            layers.Conv2D(filters, kernel_size, activation="relu"),
+            layers.MaxPooling2D(pool_size),
+            layers.Flatten(),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="cnn",
+    )
+
+
+def build_cnn_dnn(  # noqa: PLR0913
+    input_shape: Sequence[int], num_classes: int, *, filters: int, kernel_size: int, pool_size: int, dense_units: int
+) -> keras.Model:
+    """:func:`build_cnn` with a hidden Dense(dense_units, relu) before the output."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Conv2D(filters, kernel_size, activation="relu"),
+            layers.MaxPooling2D(pool_size),
+            layers.Conv2D(filters, kernel_size, activation="relu"),
+            layers.MaxPooling2D(pool_size),
+            layers.Flatten(),
+            layers.Dense(dense_units, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="cnn_dnn",
+    )
+
+
+def build_deep_cnn(  # noqa: PLR0913
+    input_shape: Sequence[int],
+    num_classes: int,
+    *,
+    filters: Sequence[int],
+    first_kernel_size: int,
+    kernel_size: int,
+    pool_size: int,
+    dense_units: Sequence[int],
+    dropout: float,
+    padding: str,
+    kernel_initializer: str,
+) -> keras.Model:
+    """Géron's Fashion-MNIST CNN: a wide first convolution, then two blocks of two, then a dropout head.
+
+    ``filters`` = (first, second block, third block), ``dense_units`` = the two hidden
+    Dense widths. Every convolution and hidden Dense uses relu and ``kernel_initializer``.
+    """
+    conv = {"activation": "relu", "padding": padding, "kernel_initializer": kernel_initializer}
+    dense = {"activation": "relu", "kernel_initializer": kernel_initializer}
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Conv2D(filters[0], first_kernel_size, **conv),
+            layers.MaxPooling2D(pool_size),
+            layers.Conv2D(filters[1], kernel_size, **conv),
+            layers.Conv2D(filters[1], kernel_size, **conv),
+            layers.MaxPooling2D(pool_size),
+            layers.Conv2D(filters[2], kernel_size, **conv),
+            layers.Conv2D(filters[2], kernel_size, **conv),
+            layers.MaxPooling2D(pool_size),
+            layers.Flatten(),
+            layers.Dense(dense_units[0], **dense),
+            layers.Dropout(dropout),
+            layers.Dense(dense_units[1], **dense),
+            layers.Dropout(dropout),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="deep_cnn",
+    )
+
+
+def build_mnist_cnn(
+    input_shape: Sequence[int], num_classes: int, *, filters: Sequence[int], kernel_size: int, pool_size: int
+) -> keras.Model:
+    """Conv(filters[0]) → MaxPool → Conv(filters[1]) → MaxPool → Conv(filters[2]) → Flatten → Dense(num_classes)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Conv2D(filters[0], kernel_size, activation="relu"),
+            layers.MaxPooling2D(pool_size),
+            layers.Conv2D(filters[1], kernel_size, activation="relu"),
+            layers.MaxPooling2D(pool_size),
+            layers.Conv2D(filters[2], kernel_size, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="mnist_cnn",
+    )
+
+
+IMAGE_CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {
+    "dnn": build_dnn,
+    "cnn": build_cnn,
+    "cnn_dnn": build_cnn_dnn,
+    "deep_cnn": build_deep_cnn,
+    "mnist_cnn": build_mnist_cnn,
+}
+
+OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+    "nadam": keras.optimizers.Nadam,
+}
+
+
+def make_optimizer(optimizer: dict[str, Any]) -> keras.optimizers.Optimizer:
+    """``{name: sgd, learning_rate: 0.05, momentum: 0.9}`` → ``keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)``."""
+    settings = dict(optimizer)
+    name = str(settings.pop("name", "")).lower()
+    if name not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {name!r} in parameters_image_cnn.yml; use one of {sorted(OPTIMIZERS)}.")
+    return OPTIMIZERS[name](**settings)
+
+
+def build_image_classifier(
+    model: dict[str, Any],
+    optimizer: dict[str, Any],
+    input_shape: Sequence[int],
+    num_classes: int,
+    steps_per_execution: int = 1,
+) -> keras.Model:
+    """Build ``model["architecture"]`` with the rest of ``model`` as its sizes, and compile it.
+
+    Loss: sparse categorical cross-entropy (integer labels, softmax output); metric:
+    accuracy. ``steps_per_execution`` runs that many batches per TensorFlow call (the same
+    updates, less per-batch overhead).
+    """
+    settings = dict(model)
+    architecture = settings.pop("architecture", None)
+    if architecture not in IMAGE_CLASSIFIERS:
+        raise ValueError(
+            f"Unknown image classifier architecture {architecture!r} in parameters_image_cnn.yml; "
+            f"use one of {sorted(IMAGE_CLASSIFIERS)}."
+        )
+    classifier = IMAGE_CLASSIFIERS[architecture](tuple(input_shape), int(num_classes), **settings)
+    classifier.compile(
+        optimizer=make_optimizer(optimizer),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    return classifier

@@ -1,0 +1,126 @@
+"""Classification figures: what they draw is checked against the numbers they were given."""
+
+from __future__ import annotations
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from neural_pipelines.reporting.classification import (
+    confusion_matrix_figure,
+    feature_maps_figure,
+    filters_figure,
+    first_conv_layer,
+    image_grid,
+    layer_activations,
+    misclassified_grid,
+    misclassified_indices,
+    tile,
+)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_confusion_matrix_annotates_every_count_and_the_implied_accuracy() -> None:
+    matrix = np.array([[5, 1, 0], [2, 3, 0], [0, 0, 4]])
+    figure = confusion_matrix_figure(matrix, ["cat", "dog", "bird"], title="test")
+    axis = figure.axes[0]
+    np.testing.assert_array_equal(axis.images[0].get_array(), matrix)
+    counts = [int(text.get_text()) for text in axis.texts]
+    assert counts == matrix.ravel().tolist()  # row by row: true class, then predicted
+    assert "accuracy 80.00% of 15" in axis.get_title()  # (5+3+4)/15
+    assert [label.get_text() for label in axis.get_xticklabels()] == ["cat", "dog", "bird"]
+    assert axis.get_xlabel() == "predicted class" and axis.get_ylabel() == "true class"
+
+
+def test_tile_places_each_image_at_its_origin_with_blank_gaps() -> None:
+    images = np.stack([np.full((2, 3), value, np.uint8) for value in (10, 20, 30)])
+    mosaic, origins = tile(images, ncols=2, gap=1, caption_rows=2)
+    assert mosaic.shape == (2 * (2 + 2 + 1) - 1, 2 * (3 + 1) - 1)
+    assert origins.tolist() == [[2, 0], [2, 4], [7, 0]]
+    for image, (top, left) in zip(images, origins, strict=True):
+        np.testing.assert_array_equal(mosaic[top : top + 2, left : left + 3], image)
+    assert np.isnan(mosaic[:2]).all()  # caption rows
+    assert np.isnan(mosaic[:, 3]).all()  # gap column
+    assert np.isnan(mosaic[7:, 4:]).all()  # the empty fourth cell
+
+
+def test_image_grid_captions_each_image() -> None:
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    figure = image_grid(images, [f"img {i}" for i in range(5)], ncols=3, title="grid")
+    axis = figure.axes[0]
+    assert [text.get_text() for text in axis.texts] == [f"img {i}" for i in range(5)]
+    assert axis.images[0].get_clim() == (0, 255)
+    with pytest.raises(ValueError, match="5 images but 4 titles"):
+        image_grid(images, ["a"] * 4)
+
+
+def test_misclassified_indices_are_the_wrong_ones_most_confident_first() -> None:
+    y_true = np.array([0, 1, 2, 0, 1, 2])
+    y_pred = np.array([0, 2, 2, 1, 0, 2])
+    confidence = np.array([0.9, 0.6, 0.9, 0.95, 0.7, 0.8])
+    assert misclassified_indices(y_true, y_pred).tolist() == [1, 3, 4]
+    assert misclassified_indices(y_true, y_pred, confidence).tolist() == [3, 4, 1]
+    assert misclassified_indices(y_true, y_pred, confidence, limit=2).tolist() == [3, 4]
+
+
+def test_misclassified_grid_shows_predicted_and_true_class_of_each_mistake() -> None:
+    images = np.zeros((4, 28, 28), np.uint8)
+    probabilities = np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.6, 0.4]])
+    figure = misclassified_grid(images, np.array([0, 0, 1, 1]), probabilities.argmax(1), ["shoe", "bag"], probabilities=probabilities)
+    axis = figure.axes[0]
+    assert [text.get_text() for text in axis.texts] == ["pred bag (70%)\ntrue shoe", "pred shoe (60%)\ntrue bag"]
+    assert "2 of 2 shown" in axis.get_title()
+
+
+def test_filters_figure_draws_the_kernel_weights_on_a_shared_symmetric_scale() -> None:
+    kernel = np.arange(3 * 3 * 1 * 4, dtype=np.float32).reshape(3, 3, 1, 4) - 10
+    figure = filters_figure(kernel, ncols=2)
+    image = figure.axes[0].images[0]
+    mosaic = np.asarray(image.get_array().filled(np.nan))
+    for index in range(4):
+        row, column = divmod(index, 2)
+        np.testing.assert_array_equal(mosaic[row * 4 : row * 4 + 3, column * 4 : column * 4 + 3], kernel[:, :, 0, index])
+    assert image.get_clim() == (-25.0, 25.0)  # max |weight| = 35 - 10
+    assert "4 filters 3×3" in figure.axes[0].get_title()
+
+
+def test_rgb_filters_are_shown_as_colour_images_scaled_per_filter() -> None:
+    kernel = np.random.default_rng(0).normal(size=(5, 5, 3, 2)).astype(np.float32)
+    mosaic = np.asarray(filters_figure(kernel).axes[0].images[0].get_array())
+    first = mosaic[:5, :5]
+    assert first.shape == (5, 5, 3)
+    assert first.min() == pytest.approx(0.0) and first.max() == pytest.approx(1.0)
+
+
+def tiny_cnn() -> keras.Model:
+    """One 3×3 convolution with two filters: the identity (centre weight 1) and its negative."""
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, padding="same", activation="relu"), keras.layers.Flatten(), keras.layers.Dense(2)])
+    kernel = np.zeros((3, 3, 1, 2), np.float32)
+    kernel[1, 1, 0] = [1.0, -1.0]
+    model.layers[0].set_weights([kernel, np.zeros(2, np.float32)])
+    return model
+
+
+def test_feature_maps_are_the_first_convolution_outputs() -> None:
+    model = tiny_cnn()
+    layer = first_conv_layer(model)
+    assert layer is model.layers[0]
+    image = np.linspace(-1, 1, 36, dtype=np.float32).reshape(1, 6, 6, 1)
+    maps = layer_activations(model, layer, image)[0]
+    np.testing.assert_allclose(maps[..., 0], np.maximum(image[0, ..., 0], 0), atol=1e-6)  # relu(identity)
+    np.testing.assert_allclose(maps[..., 1], np.maximum(-image[0, ..., 0], 0), atol=1e-6)  # relu(negative)
+    figure = feature_maps_figure(image[0], maps)
+    mosaic = np.asarray(figure.axes[1].images[0].get_array().filled(np.nan))
+    np.testing.assert_allclose(mosaic[:, :6], maps[..., 0] / maps[..., 0].max(), atol=1e-6)  # each map scaled to its peak
+    assert "2 of 2 channels, 6×6" in figure.axes[1].get_title()
+
+
+def test_a_dense_network_has_no_first_convolution() -> None:
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    assert first_conv_layer(model) is None
