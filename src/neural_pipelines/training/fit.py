@@ -98,7 +98,7 @@ def fit_model(  # noqa: PLR0913
         fit_args.update(x=train[0], y=train[1], batch_size=batch_size, shuffle=True)
         fit_args["validation_data"] = validation
     else:
-        fit_args.update(x=train, validation_data=validation)
+        fit_args.update(x=train, validation_data=validation, shuffle=False)  # a tf.data pipeline shuffles itself
 
     keras.utils.set_random_seed(int(seed))  # the shuffling order is part of the seed's promise
     started = time.perf_counter()
