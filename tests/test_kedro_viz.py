@@ -34,5 +34,10 @@ def test_viz_build_has_layers_for_every_dataset_and_a_group_per_variant(temp_pro
     assert datasets
     assert [node["name"] for node in datasets if not node.get("layer")] == []
     groups = set(graph["modular_pipelines"])
-    for variant in ("dense", "simple_rnn", "lstm", "persistence", "seasonal_naive_24h", "seasonal_naive_168h"):
-        assert f"traffic_lstm.{variant}" in groups
+    variants = {
+        "traffic_lstm": ("dense", "simple_rnn", "lstm", "persistence", "seasonal_naive_24h", "seasonal_naive_168h"),
+        "house_prices": ("mlp_course", "mlp", "wide_deep", "linear", "gradient_boosting"),
+        "image_cnn": ("dnn", "cnn", "cnn_dnn", "deep_cnn", "mnist_cnn"),
+    }
+    for pipeline, names in variants.items():
+        assert {f"{pipeline}.{name}" for name in names} <= groups
