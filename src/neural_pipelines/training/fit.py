@@ -122,3 +122,30 @@ def fit_model(  # noqa: PLR0913
         best_epoch,
     )
     return FitResult(history=history, train_seconds=train_seconds, epochs_run=epochs_run, best_epoch=best_epoch)
+
+
+def fit_from_params(
+    model: keras.Model,
+    train: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
+    validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
+    training: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """:func:`fit_model` driven by a pipeline's ``training`` parameter block.
+
+    Reads ``max_epochs``, ``batch_size`` (used for array inputs), ``patience`` and
+    ``min_delta``; returns the JSON-ready fit record with the model's ``n_params``.
+    """
+    fit = fit_model(
+        model,
+        train,
+        validation,
+        max_epochs=int(training["max_epochs"]),
+        batch_size=int(training["batch_size"]),
+        patience=training.get("patience"),
+        min_delta=float(training.get("min_delta", 0.0)),
+        seed=seed,
+        name=model.name,
+    )
+    fit.extra["n_params"] = int(model.count_params())
+    return fit.to_dict()

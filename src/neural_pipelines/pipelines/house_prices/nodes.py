@@ -36,7 +36,7 @@ from neural_pipelines.reporting.regression import (
     predicted_vs_actual,
     residuals_vs_predicted,
 )
-from neural_pipelines.training import fit_model, mlflow_metric_history, seed_everything
+from neural_pipelines.training import fit_from_params, mlflow_metric_history, seed_everything
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
 logger = logging.getLogger(__name__)
@@ -327,19 +327,9 @@ def train_model(
     model: keras.Model, model_input: dict[str, np.ndarray], training: dict[str, Any], seed: int
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Fit on the training rows with early stopping on the validation rows (best weights kept)."""
-    fit = fit_model(
-        model,
-        (model_input["x_train"], model_input["y_train"]),
-        (model_input["x_validation"], model_input["y_validation"]),
-        max_epochs=int(training["max_epochs"]),
-        batch_size=int(training["batch_size"]),
-        patience=training.get("patience"),
-        min_delta=float(training.get("min_delta", 0.0)),
-        seed=seed,
-        name=model.name,
-    )
-    fit.extra["n_params"] = int(model.count_params())
-    return model, fit.to_dict()
+    train = (model_input["x_train"], model_input["y_train"])
+    validation = (model_input["x_validation"], model_input["y_validation"])
+    return model, fit_from_params(model, train, validation, training, seed)
 
 
 # --- baselines ----------------------------------------------------------------------

@@ -32,7 +32,7 @@ from neural_pipelines.reporting.classification import (
     layer_activations,
     misclassified_grid,
 )
-from neural_pipelines.training import fit_model, mlflow_metric_history, seed_everything
+from neural_pipelines.training import fit_from_params, mlflow_metric_history, seed_everything
 from neural_pipelines.training.tfdata import image_dataset
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
@@ -304,18 +304,9 @@ def train_model(
     Batches come from ``tf.data``: uint8 → float32 / 255 once, cached, reshuffled each epoch.
     """
     batch_size = int(training["batch_size"])
-    fit = fit_model(
-        model,
-        image_dataset(splits["x_train"], splits["y_train"], batch_size=batch_size, shuffle_seed=seed),
-        image_dataset(splits["x_validation"], splits["y_validation"], batch_size=batch_size),
-        max_epochs=int(training["max_epochs"]),
-        patience=training.get("patience"),
-        min_delta=float(training.get("min_delta", 0.0)),
-        seed=seed,
-        name=model.name,
-    )
-    fit.extra["n_params"] = int(model.count_params())
-    return model, fit.to_dict()
+    train = image_dataset(splits["x_train"], splits["y_train"], batch_size=batch_size, shuffle_seed=seed)
+    validation = image_dataset(splits["x_validation"], splits["y_validation"], batch_size=batch_size)
+    return model, fit_from_params(model, train, validation, training, seed)
 
 
 def evaluate_model(

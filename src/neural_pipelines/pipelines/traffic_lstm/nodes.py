@@ -21,7 +21,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 from neural_pipelines.models.forecasting import build_forecaster
 from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves, lines_by_step
-from neural_pipelines.training import fit_model, mlflow_metric_history, seed_everything
+from neural_pipelines.training import fit_from_params, mlflow_metric_history, seed_everything
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
 logger = logging.getLogger(__name__)
@@ -285,19 +285,9 @@ def train_model(
     model: keras.Model, windows: dict[str, np.ndarray], training: dict[str, Any], seed: int
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Fit on the training windows with early stopping on the validation windows."""
-    fit = fit_model(
-        model,
-        (windows["x_train"], windows["y_train"]),
-        (windows["x_validation"], windows["y_validation"]),
-        max_epochs=int(training["max_epochs"]),
-        batch_size=int(training["batch_size"]),
-        patience=training.get("patience"),
-        min_delta=float(training.get("min_delta", 0.0)),
-        seed=seed,
-        name=model.name,
-    )
-    fit.extra["n_params"] = int(model.count_params())
-    return model, fit.to_dict()
+    train = (windows["x_train"], windows["y_train"])
+    validation = (windows["x_validation"], windows["y_validation"])
+    return model, fit_from_params(model, train, validation, training, seed)
 
 
 def predict_windows(model: keras.Model, windows: dict[str, np.ndarray]) -> np.ndarray:
