@@ -6,7 +6,7 @@ import pytest
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 
-from neural_pipelines.hooks import data_provenance, flatten_params, variant_of, variant_params
+from neural_pipelines.hooks import data_provenance, flatten_params, run_tags_from_params, variant_of, variant_params
 
 
 def identity(x: object) -> object:
@@ -58,3 +58,28 @@ def test_a_raw_entry_without_provenance_is_the_users_own_file() -> None:
 def test_an_unknown_data_source_is_refused() -> None:
     with pytest.raises(ValueError, match="metadata.data_source='internet'"):
         provenance({"type": "pandas.CSVDataset", "filepath": "x.csv", "metadata": {"data_source": "internet"}})
+
+
+def test_provenance_of_a_generated_input_that_another_pipeline_writes_in_the_same_run() -> None:
+    # kedro run: sample_images writes the folder (transcoded @generated) that demo reads (@folder),
+    # so the raw entry is no free input of the whole run; demo's own nodes still read it.
+    catalog = DataCatalog.from_config(
+        {
+            "demo.raw@generated": {"type": "pickle.PickleDataset", "filepath": "g.pkl", "metadata": {"data_source": "generated", "dataset": "drawn"}},
+            "demo.raw@folder": {"type": "pickle.PickleDataset", "filepath": "g.pkl", "metadata": {"data_source": "generated", "dataset": "drawn"}},
+        }
+    )
+    whole_run = Pipeline(
+        [
+            Node(identity, "params:size", "demo.raw@generated", namespace="sample_images"),
+            Node(identity, "demo.raw@folder", "demo.out", namespace="demo"),
+        ]
+    )
+    assert "demo.raw@folder" not in whole_run.inputs()
+    assert data_provenance("demo", whole_run, catalog) == {"data_source": "generated", "dataset": "drawn"}
+
+
+def test_weights_parameters_become_run_tags_and_none_is_spelled_out() -> None:
+    assert run_tags_from_params({"model.weights": None, "model.units": 16}) == {"weights": "none (random initialization)"}
+    assert run_tags_from_params({"base.weights": "imagenet"}) == {"weights": "imagenet"}
+    assert run_tags_from_params({"model.units": 16, "weights_decay": 0.1}) == {}

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 #: Provenance values allowed in the ``data_source`` tag (DESIGN.md, "Data").
 DATA_SOURCES = ("bundled", "generated", "download", "user")
 
+#: Variant parameters (by their last key) copied into the variant run's tags.
+TAGGED_PARAMS = ("weights",)
+
 
 def variant_of(node: Node) -> tuple[str, str] | None:
     """Return ``(pipeline, variant)`` for a node inside ``<pipeline>.<variant>``, else None."""
@@ -71,6 +74,20 @@ def variant_params(node_inputs: dict[str, Any], namespace: str) -> dict[str, Any
     return params
 
 
+def run_tags_from_params(params: dict[str, Any]) -> dict[str, str]:
+    """Variant parameters that also become run tags, so the runs table can filter on them.
+
+    ``weights`` (the pretrained weights a base network starts from) changes what a
+    transfer-learning accuracy means; ``None`` is spelled out, since in the base environment
+    it means nothing could be downloaded and the base starts from random numbers.
+    """
+    tags: dict[str, str] = {}
+    for key, value in params.items():
+        if key.split(".")[-1] in TAGGED_PARAMS:
+            tags[key.split(".")[-1]] = "none (random initialization)" if value is None else str(value)
+    return tags
+
+
 def git_sha(project_path: Path) -> str:
     """The checked-out commit, or ``unknown`` outside a git checkout."""
     try:
@@ -99,9 +116,14 @@ def data_provenance(pipeline_name: str, pipeline: Pipeline, catalog: CatalogProt
     """``dataset`` and ``data_source`` tags for a pipeline, read from its raw input's catalog metadata.
 
     Every raw entry the project ships declares ``metadata: {data_source, dataset}``; an
-    entry without them is one a user pointed at their own file, hence ``user``.
+    entry without them is one a user pointed at their own file, hence ``user``. The raw input
+    is what the pipeline's own nodes read but do not write — not the whole run's free
+    inputs: in ``kedro run`` the ``sample_images`` generator writes the image folders that
+    ``horse_or_human`` and ``vgg16_finetune`` read, so those are not free inputs there.
     """
-    for name in sorted(pipeline.inputs()):
+    own_nodes = [node for node in pipeline.nodes if (node.namespace or "").split(".")[0] == pipeline_name]
+    read = set().union(*(node.inputs for node in own_nodes)) - set().union(*(node.outputs for node in own_nodes))
+    for name in sorted(read):
         if name.startswith("params:") or name == "parameters" or not name.startswith(f"{pipeline_name}."):
             continue
         dataset = catalog.get(name)
@@ -121,7 +143,8 @@ def data_provenance(pipeline_name: str, pipeline: Pipeline, catalog: CatalogProt
 class MlflowVariantRunsHook:
     """Opens one MLflow run per model variant, nested under kedro-mlflow's run.
 
-    Tags: ``pipeline``, ``model``, ``dataset``, ``data_source``, ``git_sha``. Params: every
+    Tags: ``pipeline``, ``model``, ``dataset``, ``data_source``, ``git_sha`` (and ``weights``
+    where a variant has such a parameter). Params: every
     ``params:`` input of the variant's nodes (namespace stripped) and ``n_params`` /
     ``n_trainable_params`` of any Keras model a node returns.
     """
@@ -170,7 +193,10 @@ class MlflowVariantRunsHook:
         if variant is None:
             return
         self._open(variant)
-        mlflow.log_params(variant_params(inputs, node.namespace))
+        params = variant_params(inputs, node.namespace)
+        mlflow.log_params(params)
+        if tags := run_tags_from_params(params):
+            mlflow.set_tags(tags)
         self._unsaved_outputs = set(node.outputs)
 
     @hook_impl
