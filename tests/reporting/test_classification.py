@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from neural_pipelines.reporting.classification import (
+    binary_metrics,
+    binary_predictions,
     confusion_matrix_figure,
     feature_maps_figure,
     filters_figure,
@@ -124,3 +126,58 @@ def test_feature_maps_are_the_first_convolution_outputs() -> None:
 def test_a_dense_network_has_no_first_convolution() -> None:
     model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
     assert first_conv_layer(model) is None
+
+
+# --- RGB grids and binary classifiers ---------------------------------------------------
+
+
+def test_rgb_uint8_images_are_drawn_in_their_colours_with_white_gaps() -> None:
+    images = np.zeros((2, 4, 4, 3), np.uint8)
+    images[0, ..., 0] = 255  # pure red
+    images[1, ..., 2] = 128  # half blue
+    figure = image_grid(images, ["red", "blue"], ncols=2)
+    mosaic = np.asarray(figure.axes[0].images[0].get_array())
+    assert mosaic.shape[-1] == 3 and mosaic.max() <= 1.0  # matplotlib's float RGB scale, nothing clipped to white
+    (top, left) = (2, 0)  # caption_rows = round(0.5 * 4)
+    np.testing.assert_allclose(mosaic[top, left], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(mosaic[top, left + 5], [0.0, 0.0, 128 / 255], rtol=1e-6)  # second tile after a 1-pixel gap
+    np.testing.assert_allclose(mosaic[top, 4], [1.0, 1.0, 1.0])  # the gap is white, not NaN (black)
+
+
+def test_misclassified_grid_reads_a_sigmoid_output_as_the_probability_of_class_one() -> None:
+    images = np.zeros((4, 8, 8, 3), np.uint8)
+    p = np.array([0.9, 0.2, 0.4, 0.7])  # P(class 1)
+    y_true = np.array([0, 1, 1, 1])
+    figure = misclassified_grid(images, y_true, binary_predictions(p), ["horses", "humans"], probabilities=p[:, None])
+    texts = [text.get_text() for text in figure.axes[0].texts]
+    # most confident mistake first: image 0 (P(humans) 0.9), image 1 (P(horses) 0.8), image 2 (0.6)
+    assert texts == ["pred humans (90%)\ntrue horses", "pred horses (80%)\ntrue humans", "pred horses (60%)\ntrue humans"]
+
+
+def test_binary_metrics_match_hand_computed_values() -> None:
+    y_true = np.array([0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.6, 0.8, 0.4, 0.5])
+    metrics = binary_metrics(y_true, p[:, None])
+    assert binary_predictions(p).tolist() == [0, 1, 1, 0, 1]  # 0.5 counts as class 1
+    assert metrics["accuracy"] == pytest.approx(3 / 5)
+    assert metrics["precision"] == pytest.approx(2 / 3)  # predicted 1: images 2, 3, 5; right: 3, 5
+    assert metrics["recall"] == pytest.approx(2 / 3)  # true 1: images 3, 4, 5; found: 3, 5
+    assert metrics["f1"] == pytest.approx(2 / 3)
+    # AUC: of the 6 (positive, negative) pairs the positive scores higher in 4 (0.4 and 0.5 lose to 0.6)
+    assert metrics["auc"] == pytest.approx(4 / 6)
+    expected_loss = -np.mean([np.log(0.9), np.log(0.4), np.log(0.8), np.log(0.4), np.log(0.5)])
+    assert metrics["loss"] == pytest.approx(expected_loss)
+    assert binary_metrics(y_true, p, threshold=0.55)["accuracy"] == pytest.approx(2 / 5)
+
+
+def test_binary_metrics_agree_with_keras_and_handle_one_class() -> None:
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, 50)
+    p = rng.random(50).astype(np.float32)
+    keras_loss = float(keras.losses.binary_crossentropy(y_true[:, None].astype(np.float32), p[:, None]).numpy().mean())
+    assert binary_metrics(y_true, p)["loss"] == pytest.approx(keras_loss, rel=1e-4)
+    assert np.isnan(binary_metrics(np.ones(3), np.array([0.2, 0.7, 0.9]))["auc"])
+    with pytest.raises(ValueError, match="0 or 1"):
+        binary_metrics(np.array([0, 2]), np.array([0.1, 0.9]))
+    with pytest.raises(ValueError, match="3 labels but 2"):
+        binary_metrics(np.array([0, 1, 1]), np.array([0.1, 0.9]))

@@ -1,4 +1,5 @@
-"""Figures for image classifiers: confusion matrix, image grids, convolution filters and feature maps.
+"""Figures for image classifiers: confusion matrix, image grids, convolution filters and feature maps;
+and the metrics of binary (one sigmoid output) classifiers.
 
 Shared by the image pipelines (``image_cnn``, ``horse_or_human``, ``vgg16_finetune``), so
 nothing here knows a dataset: images are ``(n, height, width)`` grayscale or
@@ -19,6 +20,7 @@ matplotlib.use("Agg")  # reports are rendered headless, in CI as on a laptop
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from sklearn.metrics import log_loss, precision_recall_fscore_support, roc_auc_score  # noqa: E402
 
 MAX_ANNOTATED_CLASSES = 20
 CORRECT_COLOR, WRONG_COLOR = "tab:green", "tab:red"
@@ -107,10 +109,20 @@ def image_grid(  # noqa: PLR0913
         raise ValueError(f"{len(images)} images but {len(titles)} titles.")
     height, width = images.shape[1:3]
     caption_rows = round(0.5 * height)  # two short lines of 7-point text at cell_inches per image
-    mosaic, origins = tile(images, ncols, gap=max(1, height // 10), caption_rows=caption_rows)
+    rgb = images.ndim == 4 and images.shape[-1] == 3  # noqa: PLR2004
+    if rgb:
+        # matplotlib ignores vmin/vmax for colour images and clips floats to 0..1 (NaN
+        # would draw black), so uint8 RGB is scaled to 0..1 here and the gaps are white.
+        scaled = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
+        mosaic, origins = tile(scaled, ncols, gap=max(1, height // 10), caption_rows=caption_rows, fill=1.0)
+    else:
+        mosaic, origins = tile(images, ncols, gap=max(1, height // 10), caption_rows=caption_rows)
     figure, axis = _mosaic_figure(mosaic, cell_inches * min(ncols, len(images)))
-    vmin, vmax = _pixel_range(images)
-    axis.imshow(mosaic, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+    if rgb:
+        axis.imshow(np.clip(mosaic, 0.0, 1.0), interpolation="nearest")
+    else:
+        vmin, vmax = _pixel_range(images)
+        axis.imshow(mosaic, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
     for index, ((top, left), caption) in enumerate(zip(origins, titles, strict=True)):
         color = title_colors[index] if title_colors else "black"
         axis.text(left + width / 2, top - 1, caption, ha="center", va="bottom", fontsize=7, color=color)
@@ -142,9 +154,15 @@ def misclassified_grid(  # noqa: PLR0913
     """A grid of wrongly classified images captioned ``pred <class> / true <class>``.
 
     With ``probabilities`` (n, classes), the most confident mistakes come first and each
-    caption adds the predicted class' probability.
+    caption adds the predicted class' probability. A binary classifier's sigmoid output,
+    ``(n,)`` or ``(n, 1)`` = P(class 1), is read as the two columns ``1 - p, p``.
     """
-    confidence = None if probabilities is None else np.asarray(probabilities).max(axis=1)
+    if probabilities is not None:
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        if probabilities.ndim == 1 or probabilities.shape[1] == 1:
+            positive = probabilities.reshape(-1)
+            probabilities = np.column_stack([1.0 - positive, positive])
+    confidence = None if probabilities is None else probabilities[np.arange(len(probabilities)), np.asarray(y_pred, dtype=np.int64)]
     chosen = misclassified_indices(y_true, y_pred, confidence, limit)
     n_wrong = int((np.asarray(y_true) != np.asarray(y_pred)).sum())
     if len(chosen) == 0:
@@ -233,3 +251,41 @@ def feature_maps_figure(  # noqa: PLR0913
         panel.set_yticks([])
     figure.tight_layout()
     return figure
+
+
+# --- binary classifiers (one sigmoid output) ----------------------------------------
+
+
+def binary_predictions(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Class 1 where the sigmoid output P(class 1) is at least ``threshold``, else 0 (int64)."""
+    return (np.asarray(probabilities, dtype=np.float64).reshape(-1) >= threshold).astype(np.int64)
+
+
+def binary_metrics(y_true: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Accuracy, ROC AUC, log loss, precision, recall and F1 of a binary classifier.
+
+    ``probabilities`` is the sigmoid output P(class 1), shape ``(n,)`` or ``(n, 1)``;
+    a prediction is class 1 at ``threshold`` or above. ``loss`` is the binary
+    cross-entropy (sklearn's ``log_loss``, the mean over images, as Keras reports it).
+    Precision, recall and F1 are those of class 1. With only one class among ``y_true``
+    the AUC is undefined and reported as NaN.
+    """
+    y_true = np.asarray(y_true).reshape(-1).astype(np.int64)
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    if len(y_true) != len(p):
+        raise ValueError(f"{len(y_true)} labels but {len(p)} probabilities.")
+    if not len(y_true):
+        raise ValueError("binary_metrics needs at least one image.")
+    if not set(np.unique(y_true)) <= {0, 1}:
+        raise ValueError(f"binary labels must be 0 or 1, got {sorted(set(np.unique(y_true).tolist()))}.")
+    y_pred = binary_predictions(p, threshold)
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", pos_label=1, zero_division=0)
+    both_classes = len(np.unique(y_true)) == 2  # noqa: PLR2004
+    return {
+        "accuracy": float(np.mean(y_pred == y_true)),
+        "auc": float(roc_auc_score(y_true, p)) if both_classes else float("nan"),
+        "loss": float(log_loss(y_true, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1])),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+    }
