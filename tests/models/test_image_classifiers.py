@@ -89,3 +89,79 @@ def test_unknown_names_point_at_the_parameter_file() -> None:
         build_image_classifier({"architecture": "resnet"}, {"name": "adam"}, (28, 28, 1), 10)
     with pytest.raises(ValueError, match=r"optimizer 'adagrad'.*parameters_image_cnn\.yml"):
         make_optimizer({"name": "adagrad"})
+
+
+# --- horse_or_human ----------------------------------------------------------------------
+
+HORSE_OR_HUMAN = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf/base/parameters_horse_or_human.yml").read_text())[
+    "horse_or_human"
+]
+
+
+def build_horse_or_human(variant: str, image_size: tuple[int, int] | None = None) -> keras.Model:
+    from neural_pipelines.models.image_classifiers import build_binary_image_classifier
+
+    settings = HORSE_OR_HUMAN[variant]
+    size = image_size or tuple(HORSE_OR_HUMAN["image_size"])
+    return build_binary_image_classifier(settings["model"], settings["optimizer"], (*size, 3))
+
+
+@pytest.mark.parametrize("variant", ["cnn", "cnn_augmented"])
+def test_horse_or_human_cnn_has_the_course_parameter_count_at_300_pixels(variant: str) -> None:
+    # 5 blocks: 300 → 298/149 → 147/73 → 71/35 → 33/16 → 14/7; convolutions 448 + 4,640 +
+    # 18,496 + 36,928 × 2 = 97,440; Dense 512: 7·7·64·512 + 512 = 1,606,144; output 513.
+    model = build_horse_or_human(variant, (300, 300))
+    assert model.count_params() == 1_704_097
+    assert model.name == variant
+    assert model.output_shape == (None, 1)
+    assert model.loss == "binary_crossentropy"
+    assert isinstance(model.optimizer, keras.optimizers.RMSprop)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+
+
+def test_horse_or_human_cnn_at_the_base_input_size() -> None:
+    # 150 → 148/74 → 72/36 → 34/17 → 15/7 → 5/2: 2·2·64 = 256 features, 256·512 + 512 = 131,584
+    assert tuple(HORSE_OR_HUMAN["image_size"]) == (150, 150)
+    assert build_horse_or_human("cnn").count_params() == 97_440 + 131_584 + 513 == 229_537
+
+
+def test_horse_or_human_layer_stack_follows_the_course() -> None:
+    plain, augmented = build_horse_or_human("cnn"), build_horse_or_human("cnn_augmented")
+    kinds = [type(layer).__name__ for layer in plain.layers]
+    assert kinds == ["Rescaling"] + ["Conv2D", "MaxPooling2D"] * 5 + ["Flatten", "Dense", "Dense"]
+    assert [layer.filters for layer in plain.layers if isinstance(layer, keras.layers.Conv2D)] == [16, 32, 64, 64, 64]
+    assert plain.layers[0].scale == pytest.approx(1 / 255)
+    assert [type(layer).__name__ for layer in augmented.layers] == ["Sequential", "Rescaling"] + kinds[1:-1] + ["Dropout", "Dense"]
+    steps = augmented.get_layer("augmentation").layers
+    assert [type(layer).__name__ for layer in steps] == ["RandomRotation", "RandomTranslation", "RandomShear", "RandomZoom", "RandomFlip"]
+    rotation, translation, shear, zoom, flip = steps
+    assert rotation.factor == pytest.approx((-40 / 360, 40 / 360))
+    assert (translation.height_factor, translation.width_factor) == (0.2, 0.2)
+    assert shear.x_factor == pytest.approx((0.0, 0.2)) and shear.y_factor == pytest.approx((0.0, 0.2))  # ± by a random sign
+    assert flip.mode == "horizontal"
+    assert {layer.fill_mode for layer in (rotation, translation, shear, zoom)} == {"nearest"}
+    assert augmented.get_layer(index=-2).rate == pytest.approx(0.2)
+
+
+def test_horse_or_human_augmentation_acts_only_in_training_and_the_model_reloads_in_safe_mode(tmp_path: Path) -> None:
+    keras.utils.set_random_seed(0)
+    model = build_horse_or_human("cnn_augmented", (96, 96))
+    images = np.random.default_rng(0).uniform(0, 255, (2, 96, 96, 3)).astype(np.float32)
+    augmentation = model.get_layer("augmentation")
+    np.testing.assert_array_equal(np.asarray(augmentation(images, training=False)), images)
+    assert not np.allclose(np.asarray(augmentation(images, training=True)), images)
+    predictions = model.predict(images, verbose=0)
+    np.testing.assert_allclose(model.predict(images, verbose=0), predictions)  # inference: no randomness
+    assert ((predictions > 0) & (predictions < 1)).all()
+    path = tmp_path / "cnn_augmented.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path, safe_mode=True)  # no Lambda layers: safe mode loads it
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), predictions, rtol=1e-5)
+    assert reloaded.get_layer("augmentation").layers[2].x_factor == pytest.approx((0.0, 0.2))
+
+
+def test_unknown_binary_architecture_is_named() -> None:
+    from neural_pipelines.models.image_classifiers import build_binary_image_classifier
+
+    with pytest.raises(ValueError, match="'resnet'.*horse_or_human_cnn"):
+        build_binary_image_classifier({"architecture": "resnet"}, {"name": "rmsprop"}, (96, 96, 3))

@@ -1,4 +1,5 @@
-"""Image classifiers for ``image_cnn``: 28×28 grayscale images in, class probabilities out.
+"""Image classifiers for ``image_cnn`` (28×28 grayscale images in, class probabilities out)
+and ``horse_or_human`` (RGB images in, one sigmoid probability out; at the end of the file).
 
 The course's five networks, one builder each, with the layer stack written out as in the
 keras.io examples. Every size (filters, kernels, units, dropout …) is an argument that
@@ -188,6 +189,107 @@ def build_image_classifier(
     classifier.compile(
         optimizer=make_optimizer(optimizer),
         loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    return classifier
+
+
+# --- horse_or_human: binary RGB classifiers (one sigmoid output) ------------------------
+#
+# The course's horse-or-human CNN, with and without its augmentation and dropout. Images
+# come in as raw RGB 0..255 (float32) of any size set in parameters_horse_or_human.yml;
+# the model rescales them itself, so a logged model takes raw pixels. Parameter counts:
+# 1,704,097 at the course's 300×300 (7×7×64 = 3,136 features into Dense 512), 229,537 at
+# 150×150 (2×2×64 = 256 features). Augmentation and dropout add no parameters.
+
+
+def augmentation_layers(  # noqa: PLR0913
+    *,
+    rotation_degrees: float,
+    width_shift: float,
+    height_shift: float,
+    shear: float,
+    zoom: float,
+    horizontal_flip: bool,
+    fill_mode: str = "nearest",
+) -> keras.Sequential:
+    """The course's ``ImageDataGenerator`` settings as Keras preprocessing layers.
+
+    Random rotation by up to ±``rotation_degrees``, shifts by up to ±``width_shift`` /
+    ``height_shift`` of the image, shear and zoom by up to ±``shear`` / ``zoom``, a
+    horizontal flip half the time; uncovered pixels copy the nearest edge pixel. Keras
+    applies them only while training (``training=True``); predictions see the image as is.
+    """
+    steps: list[keras.layers.Layer] = [
+        layers.RandomRotation(rotation_degrees / 360.0, fill_mode=fill_mode),  # factor: fraction of a full turn
+        layers.RandomTranslation(height_shift, width_shift, fill_mode=fill_mode),
+        # (0, shear), not shear: RandomShear turns a number s into (-s, s), which its own
+        # from_config then rejects (Keras 3.15), so the saved model would not load. The layer
+        # flips the sign of half its draws, so (0, s) shears by ±s just the same.
+        layers.RandomShear(x_factor=(0.0, shear), y_factor=(0.0, shear), fill_mode=fill_mode),
+        layers.RandomZoom(zoom, zoom, fill_mode=fill_mode),
+    ]
+    if horizontal_flip:
+        steps.append(layers.RandomFlip("horizontal"))
+    return keras.Sequential(steps, name="augmentation")
+
+
+def build_horse_or_human_cnn(  # noqa: PLR0913
+    input_shape: Sequence[int],
+    *,
+    name: str,
+    filters: Sequence[int],
+    kernel_size: int,
+    pool_size: int,
+    dense_units: int,
+    dropout: float | None = None,
+    augmentation: dict[str, Any] | None = None,
+) -> keras.Model:
+    """Input (raw RGB 0..255) → [augmentation] → Rescaling(1/255) → one Conv2D(relu) + MaxPool
+    block per entry of ``filters`` → Flatten → Dense(dense_units, relu) → [Dropout] → Dense(1, sigmoid).
+
+    ``augmentation`` holds the arguments of :func:`augmentation_layers` (``None``: no
+    augmentation); ``dropout`` is the rate of the Dropout before the output (``None``: none).
+    """
+    stack: list[keras.layers.Layer] = [keras.Input(shape=tuple(input_shape), name="image")]
+    if augmentation:
+        stack.append(augmentation_layers(**augmentation))
+    stack.append(layers.Rescaling(1.0 / 255))
+    for count in filters:
+        stack += [layers.Conv2D(count, kernel_size, activation="relu"), layers.MaxPooling2D(pool_size)]
+    stack += [layers.Flatten(), layers.Dense(dense_units, activation="relu")]
+    if dropout:
+        stack.append(layers.Dropout(dropout))
+    stack.append(layers.Dense(1, activation="sigmoid"))
+    return keras.Sequential(stack, name=name)
+
+
+BINARY_IMAGE_CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {
+    "horse_or_human_cnn": build_horse_or_human_cnn,
+}
+
+
+def build_binary_image_classifier(
+    model: dict[str, Any],
+    optimizer: dict[str, Any],
+    input_shape: Sequence[int],
+    steps_per_execution: int = 1,
+) -> keras.Model:
+    """Build ``model["architecture"]`` (one of :data:`BINARY_IMAGE_CLASSIFIERS`) and compile it.
+
+    Loss: binary cross-entropy on 0/1 labels against the sigmoid output; metric: accuracy.
+    """
+    settings = dict(model)
+    architecture = settings.pop("architecture", None)
+    if architecture not in BINARY_IMAGE_CLASSIFIERS:
+        raise ValueError(
+            f"Unknown binary image classifier architecture {architecture!r}; use one of {sorted(BINARY_IMAGE_CLASSIFIERS)}."
+        )
+    classifier = BINARY_IMAGE_CLASSIFIERS[architecture](tuple(input_shape), **settings)
+    classifier.compile(
+        optimizer=make_optimizer(optimizer),
+        loss="binary_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
     )
