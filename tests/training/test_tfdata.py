@@ -1,11 +1,18 @@
-"""``image_dataset``: uint8 images become float32 pixel/255 only inside tf.data, batched, cached, reproducibly shuffled."""
+"""``image_dataset``: uint8 images become float32 pixel/255 only inside tf.data, batched, cached, reproducibly shuffled.
+
+``image_file_dataset`` / ``load_image_array``: image files of any mode come out as RGB, resized, float32 0..255 (uint8 for figures).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
+from neural_pipelines.training import image_file_dataset, load_image_array
 from neural_pipelines.training.tfdata import image_dataset, scale_pixels
 
 
@@ -61,3 +68,67 @@ def test_mismatched_lengths_are_refused() -> None:
     images, labels = digits(4)
     with pytest.raises(ValueError, match="4 images but 3 labels"):
         image_dataset(images, labels[:3], batch_size=2)
+
+
+# --- image files --------------------------------------------------------------------
+
+
+def image_files(folder: Path) -> tuple[list[str], np.ndarray]:
+    """An RGB, a grayscale, an RGBA, a palette PNG and an RGB JPEG (4×6), with the RGB each should read as."""
+    rgb = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3) * 3
+    gray = np.arange(24, dtype=np.uint8).reshape(4, 6) * 10
+    rgba = np.dstack([rgb, np.full((4, 6), 7, np.uint8)])  # alpha is dropped, colours kept
+    palette = Image.fromarray(np.full((4, 6, 3), (200, 30, 90), np.uint8)).convert("P", palette=Image.Palette.ADAPTIVE)
+    files = [folder / "rgb.png", folder / "gray.png", folder / "rgba.png", folder / "palette.png", folder / "flat.jpg"]
+    Image.fromarray(rgb).save(files[0])
+    Image.fromarray(gray).save(files[1])
+    Image.fromarray(rgba).save(files[2])
+    palette.save(files[3])
+    Image.fromarray(np.full((4, 6, 3), (40, 120, 220), np.uint8)).save(files[4], quality=100)
+    expected = np.stack([rgb, np.repeat(gray[..., None], 3, axis=2), rgb, np.full((4, 6, 3), (200, 30, 90), np.uint8)])
+    return [str(file) for file in files], expected
+
+
+def test_files_of_every_mode_come_out_as_rgb_float32_0_to_255_with_their_labels(tmp_path: Path) -> None:
+    files, expected = image_files(tmp_path)
+    x, y = collect(image_file_dataset(files, [0, 1, 0, 1, 1], image_size=(4, 6), batch_size=2))
+    assert x.dtype == np.float32
+    assert x.shape == (5, 4, 6, 3)
+    np.testing.assert_array_equal(x[:4], expected.astype(np.float32))  # same size: no resampling change
+    np.testing.assert_allclose(x[4], np.broadcast_to([40, 120, 220], (4, 6, 3)), atol=3)  # JPEG: lossy
+    np.testing.assert_array_equal(y, [0, 1, 0, 1, 1])
+
+
+def test_resize_gives_the_requested_shape_and_keeps_a_flat_colour(tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    Image.fromarray(np.full((30, 40, 3), (255, 0, 128), np.uint8)).save(path)
+    images = list(image_file_dataset([str(path)] * 3, None, image_size=[16, 8], batch_size=2).as_numpy_iterator())
+    assert [batch.shape for batch in images] == [(2, 16, 8, 3), (1, 16, 8, 3)]  # labels=None: images only
+    assert images[0].dtype == np.float32
+    np.testing.assert_array_equal(images[0][0], np.broadcast_to(np.float32([255, 0, 128]), (16, 8, 3)))
+
+
+def test_seeded_shuffle_of_files_keeps_images_with_their_labels(tmp_path: Path) -> None:
+    files = []
+    for value in range(12):
+        files.append(str(tmp_path / f"{value}.png"))
+        Image.fromarray(np.full((2, 2, 3), value * 20, np.uint8)).save(files[-1])
+    dataset = image_file_dataset(files, np.arange(12), image_size=(2, 2), batch_size=5, shuffle_seed=3)
+    x, y = collect(dataset)
+    assert sorted(y) == list(range(12)) and list(y) != list(range(12))
+    np.testing.assert_array_equal(x[:, 0, 0, 0], y * 20.0)
+    np.testing.assert_array_equal(collect(image_file_dataset(files, np.arange(12), image_size=(2, 2), batch_size=5, shuffle_seed=3))[1], y)
+
+
+def test_load_image_array_is_uint8_rgb_as_the_models_see_it(tmp_path: Path) -> None:
+    files, expected = image_files(tmp_path)
+    array = load_image_array(files[:4], (4, 6))
+    assert array.dtype == np.uint8
+    np.testing.assert_array_equal(array, expected)
+    assert load_image_array(files[:1], (8, 12)).shape == (1, 8, 12, 3)
+    assert load_image_array([], (8, 12)).shape == (0, 8, 12, 3)
+
+
+def test_file_and_label_counts_must_match() -> None:
+    with pytest.raises(ValueError, match="2 image files but 1 labels"):
+        image_file_dataset(["a.png", "b.png"], [0], image_size=(2, 2), batch_size=1)

@@ -1,6 +1,7 @@
 """Custom Kedro datasets shared by every pipeline."""
 
 from neural_pipelines.datasets.download import DownloadedFileDataset
+from neural_pipelines.datasets.image_folder import ImageFolderDataset
 from neural_pipelines.datasets.keras_arrays import KerasArraysDataset
 from neural_pipelines.datasets.keras_model import KerasModelDataset
 from neural_pipelines.datasets.mlflow_artifact import VersionedMlflowArtifactDataset
@@ -9,6 +10,7 @@ from neural_pipelines.datasets.package_file import PackageFileDataset
 
 __all__ = [
     "DownloadedFileDataset",
+    "ImageFolderDataset",
     "KerasArraysDataset",
     "KerasModelDataset",
     "NpzDataset",
