@@ -4,13 +4,17 @@ Used by the ``full`` environment for the course's full-size data. The download s
 ``<file>.part`` and is renamed into place only when complete and (if ``sha256`` is given)
 matching, so an interrupted or corrupt download never leaves a file that a later run would
 trust. Offline, loading fails at once with the URL and the exact path to place the file at.
+
+``download_checked`` is that download on its own (``archive.ensure_extracted`` uses it too).
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
+import threading
 import urllib.error
 import urllib.request
 from copy import deepcopy
@@ -32,6 +36,79 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: file.read(CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _open(url: str, timeout: float) -> Any:
+    """``urlopen(url)``, given up on after ``timeout`` seconds even while the name is still resolving.
+
+    A socket timeout does not cover DNS resolution, which can hang for tens of seconds on a
+    machine with no network; so the request runs in a daemon thread and is abandoned when
+    it has no answer in time. The response's reads keep the socket timeout.
+    """
+    outcome: list[Any] = []
+
+    def attempt() -> None:
+        try:
+            outcome.append(urllib.request.urlopen(url, timeout=timeout))  # noqa: S310
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+            outcome.append(err)
+
+    thread = threading.Thread(target=attempt, name=f"open {url}", daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if not outcome:
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def download_checked(
+    url: str, destination: Path | str, sha256: str | None = None, timeout: float = 30.0, *, hint: str = ""
+) -> str:
+    """Downloads ``url`` to ``destination`` and returns the file's SHA-256 (hex).
+
+    The bytes stream into ``<destination>.part``, which is renamed to ``destination`` only
+    when the server sent every byte it announced and (if ``sha256`` is given) the digest
+    matches; otherwise the partial file is deleted and a ``DatasetError`` says why, followed
+    by ``hint`` (what to do by hand). So ``destination`` either does not exist or is complete:
+    a later run never finds a half-written or unverified file under that name. Without
+    ``sha256`` the digest is logged as a WARNING, to be pinned in the catalog.
+
+    ``timeout`` bounds the wait for the server (name lookup and connection included) and
+    every read, so an offline machine fails within about ``timeout`` seconds.
+    """
+    destination = Path(destination)
+    expected_sha256 = sha256.lower() if sha256 else None
+    partial = destination.with_name(destination.name + ".part")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    suffix = f" {hint}" if hint else ""
+    logger.info("Downloading %s to %s", url, destination)
+    digest = hashlib.sha256()
+    try:
+        with _open(url, timeout) as response, partial.open("wb") as file:
+            expected = response.headers.get("Content-Length")
+            received = 0
+            for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+                file.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+        if expected is not None and received != int(expected):
+            raise OSError(f"connection closed after {received} of {expected} bytes")
+    except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as err:
+        partial.unlink(missing_ok=True)
+        raise DatasetError(f"Could not download {url}: {err}.{suffix}") from err
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    actual = digest.hexdigest()
+    if expected_sha256 and actual != expected_sha256:
+        partial.unlink(missing_ok=True)
+        raise DatasetError(f"{url} downloaded with sha256 {actual}, expected {expected_sha256}; nothing was kept.{suffix}")
+    if not expected_sha256:
+        logger.warning("%s has no sha256 in the catalog; downloaded file's sha256 is %s", url, actual)
+    os.replace(partial, destination)
+    return actual
 
 
 class DownloadedFileDataset(AbstractDataset[None, Any]):
@@ -69,32 +146,7 @@ class DownloadedFileDataset(AbstractDataset[None, Any]):
         return f"Download {self._url} yourself and place it at {self._filepath}{checksum}, then run again."
 
     def _download(self) -> None:
-        partial = self._filepath.with_name(self._filepath.name + ".part")
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        logger.info("Downloading %s to %s", self._url, self._filepath)
-        digest = hashlib.sha256()
-        try:
-            with urllib.request.urlopen(self._url, timeout=self._timeout) as response, partial.open("wb") as file:  # noqa: S310
-                expected = response.headers.get("Content-Length")
-                received = 0
-                for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
-                    file.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
-            if expected is not None and received != int(expected):
-                raise OSError(f"connection closed after {received} of {expected} bytes")
-        except (urllib.error.URLError, OSError, TimeoutError) as err:
-            partial.unlink(missing_ok=True)
-            raise DatasetError(f"Could not download {self._url}: {err}. {self._place_it_yourself()}") from err
-        if self._sha256 and digest.hexdigest() != self._sha256:
-            partial.unlink(missing_ok=True)
-            raise DatasetError(
-                f"{self._url} downloaded with sha256 {digest.hexdigest()}, expected {self._sha256}; "
-                f"nothing was kept. {self._place_it_yourself()}"
-            )
-        if not self._sha256:
-            logger.warning("%s has no sha256 in the catalog; downloaded file's sha256 is %s", self._url, digest.hexdigest())
-        os.replace(partial, self._filepath)
+        download_checked(self._url, self._filepath, self._sha256, self._timeout, hint=self._place_it_yourself())
 
     def load(self) -> Any:
         if not self._filepath.is_file():
