@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import logging
+import shutil
 import socket
 import threading
 import time
@@ -139,6 +140,7 @@ def test_a_good_zip_extracts_into_split_class_folders_with_the_prefix_dropped(se
         "sha256": sha(CATS_DOGS),
         "strip_prefix": "cats_and_dogs_filtered/",
         "files": 5,
+        "entries": ["train", "validation", "vectorize.py"],
     }
     assert files_under(downloads) == {"cats_and_dogs_filtered.zip": CATS_DOGS}
     assert sorted(path.name for path in tmp_path.iterdir()) == ["downloads", "vgg16_finetune"]  # no temporary folder left
@@ -161,6 +163,11 @@ def test_two_archives_fill_two_splits_and_a_second_call_downloads_nothing(server
     ensure_extracted(archives, root, downloads)
     ensure_extracted(archives, root, downloads)
     assert len(Handler.requests) == 2  # both markers in place: no request at all
+
+    shutil.rmtree(root / "validation" / "humans")  # a class folder deleted by hand: extracted again, from the kept zip
+    ensure_extracted(archives, root, downloads)
+    assert (root / "validation/humans/human01-00.png").read_bytes() == b"human"
+    assert len(Handler.requests) == 2
 
 
 def test_a_checksum_mismatch_leaves_neither_zip_nor_folder(server: str, tmp_path: Path) -> None:
@@ -289,3 +296,36 @@ def test_a_server_that_never_answers_or_a_hanging_name_lookup_fails_within_the_t
         ensure_extracted([{"url": "http://datasets.invalid/a.zip", "timeout": 0.5}], tmp_path / "root", tmp_path / "downloads")
     assert time.perf_counter() - started < 2
     assert files_under(tmp_path) == {}
+
+
+def test_image_folder_dataset_lists_the_extracted_images_not_the_marker(server: str, tmp_path: Path) -> None:
+    from neural_pipelines.datasets import ImageFolderDataset  # noqa: PLC0415
+
+    root = tmp_path / "01_raw" / "vgg16_finetune"
+    archives = [{"url": f"{server}/cats_and_dogs_filtered.zip", "sha256": sha(CATS_DOGS), "strip_prefix": "cats_and_dogs_filtered/"}]
+    frame = ImageFolderDataset(str(root), archives=archives).load()
+    assert frame[["split", "class_name"]].to_numpy().tolist() == [["train", "cats"], ["train", "dogs"], ["validation", "cats"], ["validation", "dogs"]]
+    assert frame["filepath"].tolist() == [str(root / "train/cats/cat.1.jpg"), str(root / "train/dogs/dog.1.jpg"), str(root / "validation/cats/cat.2000.jpg"), str(root / "validation/dogs/dog.2000.jpg")]
+    assert (tmp_path / "01_raw" / "downloads" / "cats_and_dogs_filtered.zip").read_bytes() == CATS_DOGS
+    with pytest.raises(DatasetError, match="read-only"):
+        ImageFolderDataset(str(root), archives=archives).save({"train/cats/x.png": None})
+
+
+def test_the_full_env_reads_downloads_outside_the_folders_the_generator_writes() -> None:
+    from kedro.config import OmegaConfigLoader  # noqa: PLC0415
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    catalog = OmegaConfigLoader(str(conf), base_env="base", default_run_env="full")["catalog"]
+    expected = {
+        "horse_or_human.raw_images@folder": ("data/01_raw/horse_or_human", ["train", "validation"]),
+        "vgg16_finetune.raw_images@folder": ("data/01_raw/vgg16_finetune", [""]),
+    }
+    for name, (path, extract_to) in expected.items():
+        entry = catalog[name]
+        assert (entry["path"], [archive["extract_to"] for archive in entry["archives"]]) == (path, extract_to)
+        assert all(archive["url"].startswith("https://storage.googleapis.com/") for archive in entry["archives"])
+        assert entry["metadata"]["data_source"] == "download"
+    generated = [entry["path"] for name, entry in catalog.items() if name.endswith("@generated")]
+    downloaded = [entry["path"] for entry in catalog.values() if isinstance(entry, dict) and entry.get("archives")]
+    assert not any(Path(one).is_relative_to(other) or Path(other).is_relative_to(one) for one in generated for other in downloaded)
+    assert catalog["vgg16_finetune.new_images@folder"]["path"] == "data/01_raw/vgg16_finetune/new_images"

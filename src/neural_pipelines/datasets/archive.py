@@ -20,8 +20,9 @@ What a crash or a bad download can leave behind, and why none of it is trusted:
 - members are extracted into a temporary sibling of the target (``.<name>.partial-*``, removed
   by the next run), then moved into place, and only then is the completion marker
   ``<root>/<extract_to>/.extracted-<filename>.json`` written. An archive counts as extracted
-  only when that marker names the same URL, prefix and (if pinned) sha256; otherwise it is
-  extracted again, replacing what an earlier, interrupted attempt moved into place;
+  only when that marker names the same URL, prefix and (if pinned) sha256 and the top-level
+  files and folders it lists are all still there; otherwise it is extracted again (from the
+  zip in ``downloads/`` if that is there), replacing what an earlier attempt moved into place;
 - a zip that this run downloaded and that cannot be extracted (corrupt, a member escaping the
   target, nothing under ``strip_prefix``) is deleted, so the next run downloads it again.
 
@@ -107,19 +108,22 @@ class Archive:
     def marker(self, root: Path) -> Path:
         return self.target(root) / f"{MARKER_PREFIX}{self.filename}.json"
 
-    def marker_content(self, sha256: str, files: int) -> dict[str, Any]:
-        return {"url": self.url, "sha256": sha256, "strip_prefix": self.strip_prefix, "files": files}
+    def marker_content(self, sha256: str, files: int, entries: list[str]) -> dict[str, Any]:
+        return {"url": self.url, "sha256": sha256, "strip_prefix": self.strip_prefix, "files": files, "entries": entries}
 
     def is_extracted(self, root: Path) -> bool:
         try:
             recorded = json.loads(self.marker(root).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("entries"), list):
+            return False
+        target = self.target(root)
         return (
-            isinstance(recorded, dict)
-            and recorded.get("url") == self.url
+            recorded.get("url") == self.url
             and recorded.get("strip_prefix") == self.strip_prefix
             and (self.sha256 is None or recorded.get("sha256") == self.sha256)
+            and all(isinstance(entry, str) and _is_safe_relative(entry) and (target / entry).exists() for entry in recorded["entries"])
         )
 
 
@@ -197,18 +201,24 @@ def _unzip(zip_path: Path, archive: Archive, into: Path) -> int:
     return files
 
 
-def _move_into_place(extracted: Path, target: Path) -> None:
-    """Renames ``extracted`` to ``target`` (one step when ``target`` does not exist yet), else entry by entry."""
+def _move_into_place(extracted: Path, target: Path) -> list[str]:
+    """Renames ``extracted`` to ``target`` (one step when ``target`` does not exist yet), else entry by entry.
+
+    Returns the names of the top-level entries moved in.
+    """
+    entries = sorted(extracted.iterdir())
+    names = [entry.name for entry in entries]
     if not target.exists():
         extracted.rename(target)
-        return
-    for entry in sorted(extracted.iterdir()):
+        return names
+    for entry in entries:
         destination = target / entry.name
         if destination.is_dir() and not destination.is_symlink():
             shutil.rmtree(destination)
         elif destination.exists() or destination.is_symlink():
             destination.unlink()
         entry.rename(destination)
+    return names
 
 
 def _write_marker(marker: Path, content: dict[str, Any]) -> None:
@@ -229,10 +239,10 @@ def _extract(zip_path: Path, archive: Archive, root: Path, sha256: str) -> None:
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}{PARTIAL_INFIX}", dir=target.parent))
     try:
         files = _unzip(zip_path, archive, temporary)
-        _move_into_place(temporary, target)
+        entries = _move_into_place(temporary, target)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
-    _write_marker(marker, archive.marker_content(sha256, files))
+    _write_marker(marker, archive.marker_content(sha256, files, entries))
     logger.info("Extracted %d files from %s into %s", files, zip_path.name, target)
 
 
