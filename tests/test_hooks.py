@@ -83,3 +83,20 @@ def test_weights_parameters_become_run_tags_and_none_is_spelled_out() -> None:
     assert run_tags_from_params({"model.weights": None, "model.units": 16}) == {"weights": "none (random initialization)"}
     assert run_tags_from_params({"base.weights": "imagenet"}) == {"weights": "imagenet"}
     assert run_tags_from_params({"model.units": 16, "weights_decay": 0.1}) == {}
+
+
+def test_provenance_ignores_raw_inputs_that_no_model_variant_depends_on() -> None:
+    catalog = DataCatalog.from_config(
+        {
+            "demo.images": {"type": "pickle.PickleDataset", "filepath": "i.pkl", "metadata": {"data_source": "generated", "dataset": "drawn"}},
+            "demo.added_pictures": {"type": "pickle.PickleDataset", "filepath": "n.pkl", "metadata": {"data_source": "user", "dataset": "mine"}},
+        }
+    )
+    pipeline = Pipeline(
+        [
+            Node(identity, "demo.images", "demo.splits", namespace="demo", name="split"),
+            Node(identity, "demo.splits", "demo.cnn.model", namespace="demo.cnn", name="train"),
+            Node(lambda model, pictures: 0, ["demo.cnn.model", "demo.added_pictures"], "demo.predictions", namespace="demo", name="predict"),
+        ]
+    )
+    assert data_provenance("demo", pipeline, catalog) == {"data_source": "generated", "dataset": "drawn"}

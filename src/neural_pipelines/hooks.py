@@ -120,8 +120,14 @@ def data_provenance(pipeline_name: str, pipeline: Pipeline, catalog: CatalogProt
     is what the pipeline's own nodes read but do not write — not the whole run's free
     inputs: in ``kedro run`` the ``sample_images`` generator writes the image folders that
     ``horse_or_human`` and ``vgg16_finetune`` read, so those are not free inputs there.
+    Only inputs upstream of the model variants count: a folder of new pictures that a
+    predict step reads says nothing about what the models were trained on.
     """
     own_nodes = [node for node in pipeline.nodes if (node.namespace or "").split(".")[0] == pipeline_name]
+    variant_nodes = [node.name for node in own_nodes if variant_of(node)]
+    if variant_nodes:  # the models' data, not e.g. a folder of new pictures a predict step reads
+        upstream = {node.name for node in pipeline.to_nodes(*variant_nodes).nodes}
+        own_nodes = [node for node in own_nodes if node.name in upstream]
     read = set().union(*(node.inputs for node in own_nodes)) - set().union(*(node.outputs for node in own_nodes))
     for name in sorted(read):
         if name.startswith("params:") or name == "parameters" or not name.startswith(f"{pipeline_name}."):
