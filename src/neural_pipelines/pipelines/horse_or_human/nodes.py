@@ -1,0 +1,388 @@
+"""Nodes of ``horse_or_human``: the course's CNN without and with augmentation + dropout.
+
+Data flow: validate the image folder (every file decodes; both classes in both splits) →
+(per variant) build, fit on ``tf.data`` batches read from the training files (decoded and
+resized to ``image_size``, raw RGB 0..255: the model rescales itself, so a logged model
+takes raw pixels), evaluate on the validation split and on the training images without
+augmentation → report: comparison table, both models' learning curves, augmented samples of
+one training image, each model's misclassified validation images, and both
+train–validation accuracy gaps.
+
+The dataset (the course's, and the generated sample that mirrors it) has only a training
+and a validation split, so the validation split is the test set. Training therefore runs a
+fixed number of epochs, as in the course: nothing stops early or picks a model on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from neural_pipelines.models.image_classifiers import build_binary_image_classifier
+from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves
+from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
+from neural_pipelines.training import fit_from_params, image_file_dataset, load_image_array, mlflow_metric_history, seed_everything
+from neural_pipelines.validation import validate_image_folder
+
+logger = logging.getLogger(__name__)
+
+PARAMS_FILE = "conf/base/parameters_horse_or_human.yml"
+AUGMENTATION_LAYER = "augmentation"  # name of the augmentation block in models/image_classifiers.py
+MANIFEST_COLUMNS = ["split", "class_name", "label", "filepath", "mode"]
+
+
+# --- ingest -------------------------------------------------------------------------
+
+
+def validate_images(raw_images: pd.DataFrame, classes: list[str], splits: list[str], ingest: dict[str, Any]) -> pd.DataFrame:
+    """Check the image folder and return its manifest with a ``label`` per file.
+
+    ``raw_images`` is an ``ImageFolderDataset`` manifest (``split``, ``class_name``,
+    ``filepath``). Every file is decoded once; RGB, RGBA, grayscale and palette images pass
+    (all are read as RGB later). A file that does not decode stops the run with its path —
+    or, with ``ingest.skip_corrupt: true``, is left out with one warning. Missing class or
+    split folders, and unknown class folders, stop the run naming the folder.
+    """
+    if len(classes) != 2 or len(splits) != 2:  # noqa: PLR2004
+        raise ValueError(
+            f"horse_or_human is a binary classifier trained on one split and tested on another: "
+            f"set exactly two classes (got {classes}) and two splits, training first (got {splits}) in {PARAMS_FILE}."
+        )
+    images = validate_image_folder(raw_images, classes, splits, skip_corrupt=bool(ingest.get("skip_corrupt", False)))
+    counts = images.groupby(["split", "class_name"]).size()
+    logger.info("Images per split and class: %s", ", ".join(f"{split}/{name} {count}" for (split, name), count in counts.items()))
+    return images.loc[:, MANIFEST_COLUMNS]
+
+
+def split_files(images: pd.DataFrame, split: str) -> tuple[list[str], np.ndarray]:
+    """The file paths and float32 0/1 labels of one split, in the manifest's (sorted) order."""
+    rows = images[images["split"] == split]
+    return rows["filepath"].astype(str).tolist(), rows["label"].to_numpy(dtype=np.float32)
+
+
+# --- per variant: build, train, evaluate --------------------------------------------
+
+
+def build_model(
+    model: dict[str, Any], optimizer: dict[str, Any], training: dict[str, Any], image_size: list[int], seed: int
+) -> keras.Model:
+    """Build and compile one classifier for ``image_size`` RGB images, seeded for identical initial weights."""
+    seed_everything(seed)
+    classifier = build_binary_image_classifier(
+        model,
+        optimizer,
+        input_shape=(int(image_size[0]), int(image_size[1]), 3),
+        steps_per_execution=int(training.get("steps_per_execution", 1)),
+    )
+    logger.info("Built %s: %d parameters, optimizer %s", classifier.name, classifier.count_params(), optimizer)
+    return classifier
+
+
+def train_model(  # noqa: PLR0913
+    model: keras.Model,
+    images: pd.DataFrame,
+    image_size: list[int],
+    splits: list[str],
+    training: dict[str, Any],
+    seed: int,
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Fit on the training files, reshuffled every epoch; the validation curves are only recorded.
+
+    With ``training.patience: null`` (the default) every epoch runs, as in the course. The
+    model's augmentation layers (if any) transform each training batch anew inside ``fit``.
+    """
+    batch_size = int(training["batch_size"])
+    train_files, train_labels = split_files(images, splits[0])
+    test_files, test_labels = split_files(images, splits[1])
+    train = image_file_dataset(train_files, train_labels, image_size=image_size, batch_size=batch_size, shuffle_seed=seed)
+    validation = image_file_dataset(test_files, test_labels, image_size=image_size, batch_size=batch_size)
+    return model, fit_from_params(model, train, validation, training, seed)
+
+
+def has_augmentation(model: keras.Model) -> bool:
+    """Whether the model has the augmentation block of ``build_horse_or_human_cnn``."""
+    return any(layer.name == AUGMENTATION_LAYER for layer in model.layers)
+
+
+def dropout_rate(model: keras.Model) -> float | None:
+    """The rate of the model's (last) Dropout layer, None without one."""
+    rates = [float(layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    return rates[-1] if rates else None
+
+
+def predict_probabilities(model: keras.Model, filepaths: list[str], image_size: list[int], batch_size: int) -> np.ndarray:
+    """P(class 1) for each file, with augmentation and dropout off (inference mode)."""
+    dataset = image_file_dataset(filepaths, None, image_size=image_size, batch_size=batch_size, cache=False)
+    return np.asarray(model.predict(dataset, verbose=0), dtype=np.float64).reshape(-1)
+
+
+def evaluate_model(  # noqa: PLR0913
+    model: keras.Model,
+    images: pd.DataFrame,
+    classes: list[str],
+    image_size: list[int],
+    splits: list[str],
+    evaluation: dict[str, Any],
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Validation (= test) metrics, training accuracy without augmentation, and per-file predictions.
+
+    Returns ``test_accuracy``, ``test_auc``, ``test_loss`` (binary cross-entropy),
+    ``test_precision`` / ``test_recall`` / ``test_f1`` (of ``classes[1]``), the confusion
+    matrix, ``train_accuracy`` / ``train_loss`` on the un-augmented training images, and
+    ``accuracy_gap`` = train − test accuracy (overfitting; smaller is better); and a table of
+    every validation file with its true class, P(``classes[1]``) and the predicted class.
+    """
+    batch_size, threshold = int(evaluation["batch_size"]), float(evaluation["threshold"])
+    results: dict[str, Any] = {"model": model.name}
+    outcomes = {}
+    for prefix, split in (("train", splits[0]), ("test", splits[1])):
+        files, labels = split_files(images, split)
+        probabilities = predict_probabilities(model, files, image_size, batch_size)
+        metrics = binary_metrics(labels, probabilities, threshold)
+        results |= {f"{prefix}_{name}": value for name, value in metrics.items()}
+        results[f"n_{prefix}"] = len(files)
+        outcomes[prefix] = (files, labels.astype(np.int64), probabilities)
+    files, labels, probabilities = outcomes["test"]
+    predicted = binary_predictions(probabilities, threshold)
+    results["accuracy_gap"] = results["train_accuracy"] - results["test_accuracy"]
+    results["confusion_matrix"] = pd.crosstab(pd.Categorical(labels, [0, 1]), pd.Categorical(predicted, [0, 1]), dropna=False).to_numpy().tolist()
+    results["augmented"], results["dropout"] = has_augmentation(model), dropout_rate(model)
+    logger.info(
+        "%s: validation (test) accuracy %.4f, AUC %.4f; training accuracy %.4f without augmentation; gap %.4f",
+        model.name,
+        results["test_accuracy"],
+        results["test_auc"],
+        results["train_accuracy"],
+        results["accuracy_gap"],
+    )
+    predictions = pd.DataFrame(
+        {
+            "filepath": files,
+            "class_name": [classes[label] for label in labels],
+            "label": labels,
+            f"probability_{classes[1]}": probabilities,
+            "predicted": [classes[label] for label in predicted],
+            "predicted_label": predicted,
+        }
+    )
+    return results, predictions
+
+
+def misclassified_figure(  # noqa: PLR0913
+    name: str, predictions: pd.DataFrame, images: np.ndarray, classes: list[str], limit: int, threshold: float = 0.5
+) -> Figure:
+    """The model's most confident mistakes on the validation images (``images``: uint8, in ``predictions``' order)."""
+    probability = predictions[f"probability_{classes[1]}"].to_numpy()
+    n_wrong = int((predictions["label"] != predictions["predicted_label"]).sum())
+    return misclassified_grid(
+        images,
+        predictions["label"].to_numpy(),
+        binary_predictions(probability, threshold),
+        classes,
+        probabilities=probability,
+        limit=limit,
+        title=f"{name}: {n_wrong} of {len(predictions)} validation images misclassified, most confident first",
+    )
+
+
+def plot_misclassified(  # noqa: PLR0913
+    evaluation: dict[str, Any],
+    predictions: pd.DataFrame,
+    classes: list[str],
+    image_size: list[int],
+    evaluation_params: dict[str, Any],
+    reporting: dict[str, Any],
+) -> Figure:
+    """The variant's misclassified validation images, logged to its own MLflow run."""
+    images = load_image_array(predictions["filepath"].tolist(), image_size)
+    return misclassified_figure(
+        evaluation["model"], predictions, images, classes, int(reporting["misclassified_images"]), float(evaluation_params["threshold"])
+    )
+
+
+FINAL_METRICS = ("test_accuracy", "test_auc", "test_loss", "train_accuracy", "accuracy_gap")
+
+
+def record_results(evaluation: dict[str, Any], fit: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One variant's results in two forms: MLflow metric histories, and a summary for the report.
+
+    MLflow gets per-epoch ``loss``/``val_loss``/``accuracy``/``val_accuracy`` (step =
+    epoch; ``accuracy`` is measured on the batches as trained: augmented, dropout on) and
+    the final ``test_accuracy``, ``test_auc``, ``test_loss``, ``train_accuracy``,
+    ``accuracy_gap``, ``train_seconds``, ``epochs_run`` — the same names in every run.
+    """
+    final = {name: evaluation[name] for name in FINAL_METRICS}
+    final |= {"train_seconds": fit["train_seconds"], "epochs_run": fit["epochs_run"]}
+    metrics = mlflow_metric_history(per_epoch=fit["history"], final=final)
+    summary = {
+        **final,
+        "epochs": fit["epochs_run"],
+        "n_params": fit["n_params"],
+        "history": fit["history"],
+        **{name: evaluation[name] for name in ("test_precision", "test_recall", "test_f1", "confusion_matrix", "n_train", "n_test")},
+        **{name: evaluation[name] for name in ("augmented", "dropout")},
+    }
+    return metrics, summary
+
+
+# --- report -------------------------------------------------------------------------
+
+COMPARISON_COLUMNS = ("n_params", "test_accuracy", "test_auc", "train_accuracy", "accuracy_gap", "train_seconds", "epochs")
+
+
+def collect(**items: Any) -> dict[str, Any]:
+    """Every variant's item (summary, predictions or model) in one dict keyed by variant name."""
+    return items
+
+
+def gap_verdict(summaries: dict[str, dict[str, Any]]) -> str:
+    """Both train–validation accuracy gaps in words, and whether augmentation reduced the gap.
+
+    Each model with augmentation is compared with the first model without it; the sentence is
+    computed from the numbers, whichever way they go.
+    """
+    gaps = "; ".join(
+        f"{name}: training accuracy {summary['train_accuracy']:.1%} vs validation {summary['test_accuracy']:.1%}, "
+        f"a gap of {100 * summary['accuracy_gap']:.1f} points"
+        for name, summary in summaries.items()
+    )
+    plain = [name for name, summary in summaries.items() if not summary["augmented"]]
+    augmented = [name for name, summary in summaries.items() if summary["augmented"]]
+    if not plain or not augmented:
+        return f"Train–validation accuracy gaps: {gaps}. (No pair of models with and without augmentation to compare.)"
+    base = summaries[plain[0]]["accuracy_gap"]
+    verdicts = []
+    for name in augmented:
+        gap = summaries[name]["accuracy_gap"]
+        if gap < base:
+            verdicts.append(f"{name}'s augmentation and dropout reduced the gap by {100 * (base - gap):.1f} points compared with {plain[0]}")
+        else:
+            verdicts.append(f"{name}'s augmentation and dropout did not reduce the gap: it is {100 * (gap - base):.1f} points larger than {plain[0]}'s")
+    return f"Train–validation accuracy gaps: {gaps}. " + "; ".join(verdicts) + "."
+
+
+def augmentation_source(models: dict[str, keras.Model]) -> tuple[str, keras.layers.Layer] | None:
+    """The first variant whose model augments its input, with its augmentation block."""
+    for name, model in models.items():
+        if has_augmentation(model):
+            return name, model.get_layer(AUGMENTATION_LAYER)
+    return None
+
+
+def augmented_samples_figure(augmentation: keras.layers.Layer, image: np.ndarray, count: int, title: str) -> Figure:
+    """One uint8 RGB image and ``count`` random augmentations of it, as the model sees them in training."""
+    batch = np.repeat(image[None].astype(np.float32), count, axis=0)
+    augmented = np.asarray(augmentation(batch, training=True))
+    samples = np.concatenate([image[None], np.clip(np.round(augmented), 0, 255).astype(np.uint8)])
+    return image_grid(samples, ["original"] + [f"augmented {i}" for i in range(1, count + 1)], ncols=6, title=title, cell_inches=1.8)
+
+
+def no_augmentation_figure() -> Figure:
+    """Placeholder when no variant augments (a configuration without ``cnn_augmented``)."""
+    return image_grid(np.zeros((1, 8, 8, 3), np.uint8), ["no variant augments its input"], ncols=1)
+
+
+def build_report(  # noqa: PLR0913
+    summaries: dict[str, dict[str, Any]],
+    predictions: dict[str, pd.DataFrame],
+    models: dict[str, keras.Model],
+    images: pd.DataFrame,
+    classes: list[str],
+    image_size: list[int],
+    splits: list[str],
+    evaluation: dict[str, Any],
+    reporting: dict[str, Any],
+) -> tuple[pd.DataFrame, Figure, Figure, Figure, str]:
+    """The comparison table, learning curves, augmented samples and the HTML report.
+
+    The report also shows each model's misclassified validation images (drawn again here
+    from the saved predictions, the same figure each variant's run holds).
+    """
+    table = comparison_table(summaries, COMPARISON_COLUMNS)
+    kept = {name: summary["epochs"] for name, summary in summaries.items()}  # fixed epochs: the last one's weights
+    histories = {name: summary["history"] for name, summary in summaries.items()}
+    accuracy_figure = learning_curves(histories, metric="accuracy", log_scale=False, kept_epochs=kept)
+    loss_figure = learning_curves(histories, metric="loss", kept_epochs=kept)
+
+    train_files, _ = split_files(images, splits[0])
+    position = int(reporting["augmentation_image"]) % len(train_files)
+    source = augmentation_source(models)
+    if source is None:
+        samples_figure = no_augmentation_figure()
+    else:
+        name, augmentation = source
+        sample = load_image_array([train_files[position]], image_size)[0]
+        samples_figure = augmented_samples_figure(
+            augmentation,
+            sample,
+            int(reporting["augmented_samples"]),
+            title=f"{name}: training image {position} and random augmentations of it",
+        )
+
+    first = next(iter(predictions.values()))
+    validation_images = load_image_array(first["filepath"].tolist(), image_size)
+    mistakes = {}
+    for name, frame in predictions.items():
+        if frame["filepath"].tolist() != first["filepath"].tolist():
+            raise ValueError(f"{name}'s predictions list other validation files than the first variant's.")
+        mistakes[name] = misclassified_figure(
+            name, frame, validation_images, classes, int(reporting["misclassified_images"]), float(evaluation["threshold"])
+        )
+    figures = {"accuracy": accuracy_figure, "loss": loss_figure, "samples": samples_figure, "mistakes": mistakes}
+    html = render_report(table, summaries, images, classes, image_size, splits, reporting, figures)
+    return table, accuracy_figure, loss_figure, samples_figure, html
+
+
+def render_report(  # noqa: PLR0913
+    table: pd.DataFrame,
+    summaries: dict[str, dict[str, Any]],
+    images: pd.DataFrame,
+    classes: list[str],
+    image_size: list[int],
+    splits: list[str],
+    reporting: dict[str, Any],
+    figures: dict[str, Any],
+) -> str:
+    """The pipeline's HTML report: the gaps in words, the table, the data, the figures."""
+    course = reporting.get("course_results", {})
+    report = HtmlReport(f"horse_or_human: {reporting.get('title', 'CNN with and without augmentation')}")
+    report.paragraph(gap_verdict(summaries))
+    report.heading("Comparison on the validation split (the test set)")
+    report.table(table.assign(course_result=[course.get(name, "") for name in table["model"]]))
+    report.paragraph(
+        f"The dataset has two splits, {splits[0]} and {splits[1]}, like the course's horse-or-human; there is no third "
+        f"split, so the {splits[1]} split is the test set. Every model trains a fixed number of epochs (no early "
+        "stopping), so nothing is chosen on it; its per-epoch curves are shown for insight only. train_accuracy is "
+        "measured on the training images without augmentation and with dropout off, so it compares across models; "
+        "accuracy_gap = train_accuracy − test_accuracy (overfitting: smaller is better). The accuracy in the learning "
+        "curves of an augmented model is measured on augmented batches with dropout on. test_auc is the ROC AUC of "
+        f"P({classes[1]}); train_seconds is the wall time of model.fit on this machine."
+    )
+    report.heading("Data")
+    counts = images.groupby(["split", "class_name"]).size()
+    modes = images["mode"].value_counts()
+    report.bullets(
+        [
+            *([str(reporting["data_note"])] if reporting.get("data_note") else []),
+            "Images per split and class: " + ", ".join(f"{split}/{name} {count}" for (split, name), count in counts.items()) + ".",
+            f"Every image is decoded as RGB and resized to {int(image_size[0])}×{int(image_size[1])} inside tf.data; "
+            f"the models take raw 0–255 pixels and rescale them themselves. File modes: "
+            + ", ".join(f"{mode} {count}" for mode, count in modes.items())
+            + ".",
+            f"Label 0 is {classes[0]}, label 1 is {classes[1]}: the sigmoid output is P({classes[1]}).",
+        ]
+    )
+    report.heading("Learning curves")
+    report.figure(figures["accuracy"], "Accuracy per epoch, one panel per model: training batches (as trained) and the validation split.")
+    report.figure(figures["loss"], "Binary cross-entropy per epoch (log scale).")
+    report.heading("Augmentation")
+    report.figure(figures["samples"], "One training image and random augmentations of it, as the augmented model sees it in training.")
+    report.heading("Misclassified validation images")
+    for name, figure in figures["mistakes"].items():
+        report.figure(figure, f"{name}: wrongly classified validation images, most confident first: predicted (probability) and true class.")
+    return report.render()
