@@ -1,0 +1,496 @@
+"""Nodes of ``vgg16_finetune``: transfer learning from a frozen VGG16 or MobileNetV2 base.
+
+Data flow: validate the image folder (``<split>/<class>/<file>``) → (per variant) build the
+full model ``image → preprocess → base → head``, compute the frozen part's output for every
+image **once** and cache it as a catalog dataset, train the trainable part on the cached
+features, evaluate on the validation folder (the test set: the course's datasets have no
+other) → predict the classes of a folder of new pictures with the best (or the configured)
+variant → report: comparison table, learning curves, misclassified examples, predictions.
+
+Why training on cached features gives the same model as training the whole network: the
+frozen part (VGG16 blocks 1–4 or 1–5, MobileNetV2) has no dropout, its batch
+normalization runs in inference mode, and no augmentation changes the images between
+epochs, so its output for an image is the same in every epoch. Computing it once and
+feeding it to the trainable part gives exactly the gradients the whole network would give,
+without running the expensive frozen layers every epoch (``benchmarks/vgg16_feature_cache.py``
+measures the difference). The trainable part is built from the full model's own layer
+objects (:func:`neural_pipelines.models.transfer.split_at`), so training it trains the
+full model, which is what gets saved, logged and used for prediction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from neural_pipelines.models.transfer import (
+    build_transfer_model,
+    compile_classifier,
+    split_at,
+    trainable_count,
+    unfreeze_top_layers,
+)
+from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves
+from neural_pipelines.reporting.classification import binary_metrics, image_grid, misclassified_grid
+from neural_pipelines.training import fit_from_params, mlflow_metric_history, seed_everything
+from neural_pipelines.training.tfdata import image_file_dataset, load_image_array
+from neural_pipelines.validation import validate_image_folder
+
+logger = logging.getLogger(__name__)
+
+PARAMS_FILE = "conf/base/parameters_vgg16_finetune.yml"
+ROLES = ("train", "test")  # parameter `splits` maps these roles to folder names
+
+
+# --- ingest -------------------------------------------------------------------------
+
+
+def validate_images(manifest: pd.DataFrame, classes: list[str], splits: dict[str, str], ingest: dict[str, Any]) -> pd.DataFrame:
+    """Check the image folder (splits, classes, every file decodes) and label every image.
+
+    ``splits`` maps the roles ``train`` and ``test`` to split folder names (the course's
+    datasets have ``train`` and ``validation``; the validation folder is the test set).
+    Returns the manifest with ``label`` (index in ``classes``), ``mode`` and ``role``.
+    """
+    missing = [role for role in ROLES if role not in splits]
+    if missing:
+        raise ValueError(f"vgg16_finetune.splits needs the roles {list(ROLES)} in {PARAMS_FILE}; missing {missing}.")
+    folders = [splits[role] for role in ROLES]
+    table = validate_image_folder(manifest, classes=classes, splits=folders, skip_corrupt=bool(ingest.get("skip_corrupt", False)))
+    table = table.assign(role=table["split"].map({folder: role for role, folder in zip(ROLES, folders, strict=True)}))
+    counts = table.groupby(["role", "class_name"]).size()
+    logger.info("vgg16_finetune images: %s", ", ".join(f"{role}/{name} {count}" for (role, name), count in counts.items()))
+    return table
+
+
+def _role(images: pd.DataFrame, role: str) -> tuple[list[str], np.ndarray]:
+    """File paths and 0/1 labels of one role, in the table's (sorted) order."""
+    rows = images[images["role"] == role]
+    return rows["filepath"].astype(str).tolist(), rows["label"].to_numpy(dtype=np.float32)
+
+
+# --- per variant: build, cache, train, evaluate --------------------------------------
+
+
+def build_model(model: dict[str, Any], optimizer: dict[str, Any], image_size: list[int], seed: int) -> keras.Model:
+    """The full, compiled transfer model (base frozen), seeded for identical initial weights."""
+    seed_everything(seed)
+    built = build_transfer_model(model, optimizer, image_size)
+    logger.info(
+        "Built %s at %s: %d parameters, %d trainable, weights %s",
+        built.name,
+        "×".join(str(size) for size in image_size),
+        built.count_params(),
+        trainable_count(built),
+        model.get("weights") or "none (random initialization)",
+    )
+    return built
+
+
+def prepare_fine_tuning(
+    model: keras.Model, fine_tuning: dict[str, Any], optimizer: dict[str, Any], source: dict[str, Any]
+) -> keras.Model:
+    """``feature_extraction``'s trained model with the base's last layers unfrozen, compiled anew.
+
+    ``fine_tuning["unfreeze_last_layers"]``: 4 is VGG16's block5 (7,079,424 parameters);
+    with the 25,089 of the head, 7,104,513 are trainable at 224×224. ``source`` is
+    ``feature_extraction``'s model parameters (its architecture and weights, for the log).
+    """
+    unfrozen = unfreeze_top_layers(model, int(fine_tuning["unfreeze_last_layers"]))
+    compile_classifier(model, optimizer)
+    logger.info(
+        "Fine-tuning %s (%s, weights %s): unfroze %s; %d of %d parameters trainable, optimizer %s",
+        model.name,
+        source.get("architecture"),
+        source.get("weights") or "none (random initialization)",
+        ", ".join(unfrozen),
+        trainable_count(model),
+        model.count_params(),
+        optimizer,
+    )
+    return model
+
+
+def cache_features(model: keras.Model, images: pd.DataFrame, image_size: list[int], features: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The frozen part's output for every image, computed once: ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+
+    ``features["cut_layer"]`` names the base layer whose output is cached (``null``: the
+    whole base). Features are float32 (they are activations, not pixels); ``seconds`` is the
+    wall time of the two forward passes (decoding and resizing included).
+    """
+    frozen, _ = split_at(model, features.get("cut_layer"))
+    (train_files, train_labels), (test_files, test_labels) = (_role(images, role) for role in ROLES)
+    started = time.perf_counter()
+    batches = image_file_dataset(train_files + test_files, None, image_size=image_size, batch_size=int(features["batch_size"]), cache=False)
+    computed = np.asarray(frozen.predict(batches, verbose=0), dtype=np.float32)  # one pass over both roles
+    seconds = time.perf_counter() - started
+    arrays = {
+        "x_train": computed[: len(train_files)],
+        "y_train": train_labels.astype(np.uint8),
+        "x_test": computed[len(train_files) :],
+        "y_test": test_labels.astype(np.uint8),
+    }
+    arrays["seconds"] = np.float64(seconds)
+    logger.info(
+        "%s: cached features %s of %d train and %d test images in %.1fs",
+        model.name,
+        arrays["x_train"].shape[1:],
+        len(arrays["x_train"]),
+        len(arrays["x_test"]),
+        seconds,
+    )
+    return arrays
+
+
+def _copy_optimizer(model: keras.Model) -> keras.optimizers.Optimizer:
+    """A fresh optimizer configured like ``model``'s (same class, learning rate …)."""
+    return model.optimizer.__class__.from_config(model.optimizer.get_config())
+
+
+def train_model(
+    model: keras.Model, features: dict[str, np.ndarray], training: dict[str, Any], feature_settings: dict[str, Any], seed: int
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Train the trainable part on cached features; return the full model (now trained) and the fit record.
+
+    The trainable part (head, plus block5 when fine-tuning) shares its layer objects with
+    ``model``, so ``model`` holds the trained weights afterwards. The record's ``n_params``
+    and ``n_trainable_params`` are the full model's; ``feature_seconds`` is the caching time,
+    reported apart from ``train_seconds`` (the fit alone).
+    """
+    _, top = split_at(model, feature_settings.get("cut_layer"))
+    top.compile(optimizer=_copy_optimizer(model), loss="binary_crossentropy", metrics=["accuracy"])
+    seed_everything(seed)
+    record = fit_from_params(top, (features["x_train"], features["y_train"]), (features["x_test"], features["y_test"]), training, seed)
+    record |= {
+        "n_params": int(model.count_params()),
+        "n_trainable_params": trainable_count(model),
+        "feature_seconds": round(float(features["seconds"]), 3),
+        "feature_shape": list(features["x_train"].shape[1:]),
+        # how much the cached features vary between training images (mean per-feature
+        # standard deviation); ~0 means the frozen part gives every image the same features
+        "feature_spread": float(features["x_train"].reshape(len(features["x_train"]), -1).std(axis=0).mean()),
+    }
+    return model, record
+
+
+def _call(model: keras.Model, batches: Any) -> np.ndarray:
+    """``model``'s outputs for a few batches, computed eagerly (no graph to trace for a handful of images), flattened."""
+    return np.concatenate([np.asarray(model(batch, training=False)).reshape(-1) for batch in batches])
+
+
+def save_model(model: keras.Model) -> keras.Model:
+    """The trained model, handed on to be saved as a versioned ``.keras`` file and logged to MLflow.
+
+    A node of its own so that this run's evaluation and prediction use the model in memory
+    (``trained_model``) instead of reading a file of up to 60 MB back several times.
+    """
+    return model
+
+
+def evaluate_model(  # noqa: PLR0913
+    model: keras.Model,
+    features: dict[str, np.ndarray],
+    images: pd.DataFrame,
+    image_size: list[int],
+    feature_settings: dict[str, Any],
+    evaluation: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Test metrics (``binary_metrics`` of the sigmoid output) and per-image test predictions.
+
+    Predictions come from the trainable part on the cached test features; the full model is
+    run on the first ``evaluation["check_images"]`` test image files as well, and the run
+    stops if the two disagree by more than ``check_tolerance`` (they are the same network).
+    """
+    _, top = split_at(model, feature_settings.get("cut_layer"))
+    batch_size = int(evaluation["batch_size"])
+    threshold = float(evaluation.get("threshold", 0.5))
+    probabilities = np.asarray(top.predict(features["x_test"], batch_size=batch_size, verbose=0), dtype=np.float32).reshape(-1)
+    files, labels = _role(images, "test")
+    n_check = min(int(evaluation.get("check_images", 0)), len(files))
+    difference = 0.0
+    if n_check:
+        direct = _call(model, image_file_dataset(files[:n_check], None, image_size=image_size, batch_size=batch_size, cache=False))
+        difference = float(np.abs(direct - probabilities[:n_check]).max())
+        if difference > float(evaluation["check_tolerance"]):
+            raise RuntimeError(
+                f"{model.name}: the full model and its trainable part on cached features disagree by {difference:.3g} "
+                f"on the first {n_check} test images (tolerance {evaluation['check_tolerance']}): the cached features "
+                "do not match this model's frozen part; delete data/04_feature/vgg16_finetune and run again."
+            )
+    y_true = features["y_test"].astype(np.int64)
+    if not np.array_equal(y_true, labels.astype(np.int64)):
+        raise RuntimeError("The cached features' labels are not the validated images' labels: the image folder changed; run the pipeline again.")
+    predicted = (probabilities >= threshold).astype(np.uint8)
+    metrics = binary_metrics(y_true, probabilities, threshold)
+    matrix = [[int(np.sum((y_true == truth) & (predicted == guess))) for guess in (0, 1)] for truth in (0, 1)]
+    results = {
+        **{f"test_{name}": value for name, value in metrics.items()},
+        "n_test": len(y_true),
+        "threshold": threshold,
+        "confusion_matrix": matrix,
+        "full_model_check": {"images": n_check, "max_abs_difference": difference},
+    }
+    logger.info(
+        "%s: test accuracy %.4f, AUC %.4f, loss %.4f on %d images (full model vs cached features: max difference %.2g on %d)",
+        model.name,
+        results["test_accuracy"],
+        results["test_auc"],
+        results["test_loss"],
+        len(y_true),
+        difference,
+        n_check,
+    )
+    return results, {"probabilities": probabilities, "predicted": predicted, "labels": y_true.astype(np.uint8)}
+
+
+FINAL_METRICS = ("test_accuracy", "test_auc", "test_loss")
+FIT_METRICS = ("train_seconds", "feature_seconds", "epochs_run")
+
+
+def record_results(evaluation: dict[str, Any], fit: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One variant's results as MLflow metric histories and as a summary for the report.
+
+    MLflow gets per-epoch ``loss``/``val_loss``/``accuracy``/``val_accuracy`` (step = epoch;
+    ``val_`` is the validation folder, i.e. the test set) and the final ``test_accuracy``,
+    ``test_auc``, ``test_loss``, ``train_seconds`` (fitting on cached features) and
+    ``feature_seconds`` (computing them) — the same names in every variant's run.
+    """
+    final = {name: evaluation[name] for name in FINAL_METRICS} | {name: fit[name] for name in FIT_METRICS}
+    metrics = mlflow_metric_history(per_epoch=fit["history"], final=final)
+    summary = {
+        **final,
+        "epochs": fit["epochs_run"],
+        "n_params": fit["n_params"],
+        "n_trainable_params": fit["n_trainable_params"],
+        "feature_shape": fit["feature_shape"],
+        "feature_spread": fit["feature_spread"],
+        "history": fit["history"],
+        "confusion_matrix": evaluation["confusion_matrix"],
+        "test_precision": evaluation["test_precision"],
+        "test_recall": evaluation["test_recall"],
+    }
+    return metrics, summary
+
+
+# --- across variants: predict new images, report ------------------------------------
+
+
+def collect(**items: Any) -> dict[str, Any]:
+    """Every variant's item (summary, predictions, model, settings) in one dict keyed by variant name."""
+    return items
+
+
+def rank_models(summaries: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The comparison table, best test accuracy first (then AUC; fewer trainable parameters on a tie)."""
+    columns = ("n_params", "n_trainable_params", "test_accuracy", "test_auc", "test_loss", "train_seconds", "feature_seconds", "epochs")
+    table = comparison_table(summaries, columns)
+    return table.sort_values(
+        ["test_accuracy", "test_auc", "n_trainable_params"], ascending=[False, False, True], kind="stable", na_position="last"
+    ).reset_index(drop=True)
+
+
+def choose_model(summaries: dict[str, dict[str, Any]], configured: str | None) -> str:
+    """The configured variant, or the best one by test accuracy."""
+    if configured:
+        if configured not in summaries:
+            raise ValueError(f"vgg16_finetune.predict.model is {configured!r}; use one of {sorted(summaries)} or null (the best) in {PARAMS_FILE}.")
+        return configured
+    return str(rank_models(summaries)["model"].iloc[0])
+
+
+def _relative(path: str, root: str | None) -> str:
+    """``path`` relative to the folder it was listed from (just the file name if it is not below it)."""
+    try:
+        return Path(path).relative_to(root).as_posix() if root else Path(path).name
+    except ValueError:
+        return Path(path).name
+
+
+def predict_new_images(  # noqa: PLR0913
+    manifest: pd.DataFrame,
+    summaries: dict[str, dict[str, Any]],
+    models: dict[str, keras.Model],
+    classes: list[str],
+    image_size: list[int],
+    predict: dict[str, Any],
+) -> pd.DataFrame:
+    """Per-file predictions for a folder of new pictures: ``file, predicted_class, confidence, model``.
+
+    Every file is decoded first (a corrupt one stops the run, or is skipped with
+    ``skip_corrupt``). The sigmoid output p is P(``classes[1]``): the predicted class is
+    ``classes[1]`` when p ≥ ``threshold``, and the confidence is the probability of the
+    predicted class, max(p, 1 − p) at the default threshold 0.5.
+    """
+    files = validate_image_folder(manifest, classes=None, skip_corrupt=bool(predict.get("skip_corrupt", False)))
+    name = choose_model(summaries, predict.get("model"))
+    threshold = float(predict.get("threshold", 0.5))
+    paths = files["filepath"].astype(str).tolist()
+    batches = image_file_dataset(paths, None, image_size=image_size, batch_size=int(predict["batch_size"]), cache=False)
+    p = _call(models[name], batches).astype(np.float64)
+    positive = p >= threshold
+    table = pd.DataFrame(
+        {
+            "file": [_relative(path, manifest.attrs.get("source")) for path in paths],
+            "predicted_class": np.where(positive, classes[1], classes[0]),
+            "confidence": np.where(positive, p, 1.0 - p).round(6),
+            "model": name,
+        }
+    )
+    logger.info(
+        "Predicted %d new images with %s: %s",
+        len(table),
+        name,
+        ", ".join(f"{label} {count}" for label, count in table["predicted_class"].value_counts().items()),
+    )
+    return table
+
+
+def _weights_note(settings: dict[str, dict[str, Any]]) -> tuple[str, bool]:
+    """A sentence on where each variant's base weights came from; True when every base is ImageNet-trained."""
+    described = {
+        name: "ImageNet" if weights == "imagenet" else ("random initialization" if weights is None else f"the local file {weights}")
+        for name, weights in ((name, model.get("weights")) for name, model in settings.items())
+    }
+    pretrained = all(model.get("weights") == "imagenet" for model in settings.values())
+    return "Base weights: " + ", ".join(f"{name}: {source}" for name, source in described.items()) + ".", pretrained
+
+
+def predictions_grid(new_images: pd.DataFrame, new_predictions: pd.DataFrame, image_size: list[int]) -> Figure:
+    """The new pictures, each captioned with its predicted class and confidence."""
+    paths = {_relative(str(path), new_images.attrs.get("source")): str(path) for path in new_images["filepath"]}
+    rows = list(new_predictions.itertuples())
+    pictures = load_image_array([paths[row.file] for row in rows], image_size)
+    model = rows[0].model if rows else "no model"
+    return image_grid(pictures, [f"{row.predicted_class} ({row.confidence:.0%})" for row in rows], title=f"New pictures, predicted by {model}")
+
+
+def build_report(  # noqa: PLR0913
+    summaries: dict[str, dict[str, Any]],
+    predictions: dict[str, dict[str, np.ndarray]],
+    settings: dict[str, dict[str, Any]],
+    images: pd.DataFrame,
+    new_images: pd.DataFrame,
+    new_predictions: pd.DataFrame,
+    classes: list[str],
+    image_size: list[int],
+    reporting: dict[str, Any],
+) -> tuple[pd.DataFrame, Figure, Figure, Figure, Figure, str]:
+    """The comparison table, four figures and the HTML report that shows them.
+
+    Figures: accuracy and loss learning curves of every variant, the best variant's most
+    confident mistakes on the test set, and the new pictures with their predictions.
+    ``settings`` holds each variant's base model parameters (architecture, ``weights``);
+    ``new_images`` is the manifest of the folder that ``new_predictions`` covers.
+    """
+    ranking = rank_models(summaries)
+    best = str(ranking["model"].iloc[0])
+    histories = {name: summary["history"] for name, summary in summaries.items()}
+    kept = {name: summary["epochs"] for name, summary in summaries.items()}
+    accuracy_figure = learning_curves(histories, metric="accuracy", log_scale=False, kept_epochs=kept)
+    loss_figure = learning_curves(histories, metric="loss", kept_epochs=kept)
+    test_files, _ = _role(images, "test")
+    result = predictions[best]
+    wrong = np.flatnonzero(result["predicted"] != result["labels"])
+    mistakes_figure = misclassified_grid(
+        load_image_array([test_files[i] for i in wrong], image_size),
+        result["labels"][wrong],
+        result["predicted"][wrong],
+        classes,
+        probabilities=result["probabilities"][wrong],
+        limit=int(reporting["misclassified_images"]),
+        title=f"{best}: most confident mistakes on the test set",
+    )
+    new_figure = predictions_grid(new_images, new_predictions, image_size)
+    figures = (accuracy_figure, loss_figure, mistakes_figure, new_figure)
+    html = render_report(ranking, summaries, settings, images, new_predictions, classes, image_size, reporting, figures)
+    return ranking, accuracy_figure, loss_figure, mistakes_figure, new_figure, html
+
+
+def render_report(  # noqa: PLR0913
+    ranking: pd.DataFrame,
+    summaries: dict[str, dict[str, Any]],
+    settings: dict[str, dict[str, Any]],
+    images: pd.DataFrame,
+    new_predictions: pd.DataFrame,
+    classes: list[str],
+    image_size: list[int],
+    reporting: dict[str, Any],
+    figures: tuple[Figure, ...],
+) -> str:
+    """The pipeline's HTML report: the weights caveat, verdict, table with the course's figures, data, figures."""
+    accuracy_figure, loss_figure, mistakes_figure, new_figure = figures
+    weights_note, pretrained = _weights_note(settings)
+    course = reporting.get("course_results", {})
+    table = ranking.assign(
+        weights=[settings[name].get("weights") or "none (random)" for name in ranking["model"]],
+        course_result=[course.get(name, "") for name in ranking["model"]],
+    )
+    top = ranking.iloc[0]
+    report = HtmlReport(f"vgg16_finetune: {reporting.get('title', 'transfer learning with VGG16 and MobileNetV2')}")
+    if not pretrained:
+        report.paragraph(
+            f"{weights_note} A base without ImageNet weights starts from random numbers and stays frozen, so it is a "
+            "random feature extractor: these accuracies say nothing about transfer learning, only that the pipeline "
+            "works end to end. This environment cannot download the ImageNet weights; `kedro run --env=full` uses them "
+            "(weights: imagenet, 224×224 images, the course's data), and any weights parameter can name a local file."
+        )
+    else:
+        report.paragraph(weights_note)
+    report.paragraph(
+        f"Best: {top['model']} with {top['test_accuracy']:.2%} test accuracy (AUC {top['test_auc']:.3f}), "
+        f"{int(top['n_trainable_params']):,} of {int(top['n_params']):,} parameters trained. "
+        + ", ".join(f"{row.model} {row.test_accuracy:.2%} (AUC {row.test_auc:.3f})" for row in ranking.iloc[1:].itertuples())
+        + "."
+    )
+    constant = [name for name, summary in summaries.items() if summary["feature_spread"] < float(reporting["constant_features_below"])]
+    if constant:
+        report.paragraph(
+            f"{', '.join(constant)}: the frozen part gives (nearly) the same features to every image (mean spread "
+            + ", ".join(f"{summaries[name]['feature_spread']:.2g}" for name in constant)
+            + "), so the head cannot learn and predicts one class. With random weights this is expected of "
+            "MobileNetV2: its batch normalization layers run with untrained statistics and the activations vanish "
+            "through its 50-odd layers."
+        )
+    report.heading("Comparison on the test set")
+    report.table(table)
+    report.paragraph(
+        "The course's datasets come as train and validation folders only, so the validation folder is the test set. "
+        "Nothing stops early or selects weights on it: every variant trains its configured epochs (val_ curves are "
+        "shown, not used). The one choice made on it is which variant predicts the new pictures below (the best test "
+        "accuracy unless predict.model names one), so that variant's test accuracy is an optimistic estimate."
+    )
+    report.paragraph(
+        "feature_seconds: one forward pass of the frozen part over all images, cached as a catalog dataset "
+        "(data/04_feature/vgg16_finetune/). train_seconds: fitting the trainable part on the cached features "
+        "(feature_extraction and mobilenet_v2: the head; fine_tuning: VGG16's block5 and the head, on the cached "
+        "block4_pool output, starting from feature_extraction's trained head). n_params and n_trainable_params are "
+        "the full model's (image → preprocess → base → head), the model that is saved and logged."
+    )
+    report.heading("Data")
+    counts = images.groupby(["role", "split", "class_name"]).size()
+    report.bullets(
+        [
+            f"Source: {images.attrs.get('source', 'image folder')}; {len(classes)} classes: "
+            + ", ".join(f"{index} = {name}" for index, name in enumerate(classes))
+            + " (the sigmoid output is the probability of the second).",
+            "Images per folder: " + ", ".join(f"{split}/{name} {count}" for (_, split, name), count in counts.items()) + ".",
+            f"Every image is decoded and resized to {image_size[0]}×{image_size[1]} inside tf.data; "
+            "the models take raw RGB pixels (0–255) and preprocess them in their first layer.",
+        ]
+    )
+    report.heading("Learning curves")
+    report.figure(accuracy_figure, "Training and validation (= test) accuracy per epoch.")
+    report.figure(loss_figure, "Training and validation (= test) binary cross-entropy per epoch (log scale).")
+    report.heading(f"Mistakes of {top['model']}")
+    report.figure(mistakes_figure, "Misclassified test images, most confident mistakes first: predicted (probability) and true class.")
+    report.heading("New pictures")
+    report.table(new_predictions, float_format="{:.3f}")
+    report.figure(new_figure, "Each new picture with its predicted class and the probability of that class.")
+    return report.render()

@@ -1,0 +1,269 @@
+"""Node-level tests of ``vgg16_finetune`` on tiny PNG folders written here: values, not just shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from neural_pipelines.datasets import ImageFolderDataset
+from neural_pipelines.models.transfer import parts, split_at, trainable_count
+from neural_pipelines.pipelines.vgg16_finetune import nodes
+from neural_pipelines.reporting.classification import binary_metrics
+from neural_pipelines.training import load_image_array
+
+CLASSES = ["horses", "humans"]
+SPLITS = {"train": "train", "test": "validation"}
+SIZE = [32, 32]  # the smallest input VGG16 and MobileNetV2 accept
+VGG16 = {"architecture": "vgg16", "weights": None}
+RMSPROP = {"name": "rmsprop", "learning_rate": 1e-3}
+WHOLE_BASE = {"cut_layer": None, "batch_size": 3}
+BLOCK4 = {"cut_layer": "block4_pool", "batch_size": 3}
+TRAINING = {"batch_size": 4, "max_epochs": 2, "patience": None}
+EVALUATION = {"batch_size": 8, "threshold": 0.5, "check_images": 3, "check_tolerance": 1e-4}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def picture(label: int, rng: np.random.Generator, size: int = 32) -> np.ndarray:
+    """Horses bright on the left, humans bright at the top, over dark noise."""
+    pixels = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+    if label:
+        pixels[: size // 2] = 220
+    else:
+        pixels[:, : size // 2] = 220
+    return pixels
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A labelled folder (4 train, 2 validation images per class) and a flat folder of 4 new pictures."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    labelled = {
+        f"{split}/{name}/{name}_{index}.png": picture(label, rng)
+        for split, count in (("train", 4), ("validation", 2))
+        for label, name in enumerate(CLASSES)
+        for index in range(count)
+    }
+    ImageFolderDataset(str(root / "sample")).save(labelled)
+    new = root / "new"
+    new.mkdir()
+    for index in range(4):
+        Image.fromarray(picture(index % 2, rng)).convert("RGBA" if index == 3 else "RGB").save(new / f"new_{index}.png")
+    return root / "sample", new
+
+
+@pytest.fixture(scope="module")
+def images(folders: tuple[Path, Path]) -> pd.DataFrame:
+    return nodes.validate_images(ImageFolderDataset(str(folders[0])).load(), CLASSES, SPLITS, {"skip_corrupt": False})
+
+
+def built() -> keras.Model:
+    return nodes.build_model(VGG16, RMSPROP, SIZE, seed=0)
+
+
+def weights_by_layer(model: keras.Model) -> dict[str, list[np.ndarray]]:
+    """Every layer's weights, copied, keyed by layer name (base layers by their own names)."""
+    _, base, head = parts(model)
+    return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in [*base.layers, head] if layer.weights}
+
+
+# --- ingest -------------------------------------------------------------------------
+
+
+def test_validation_labels_every_image_and_maps_the_validation_folder_to_test(images: pd.DataFrame) -> None:
+    assert len(images) == 12
+    assert (images["label"] == images["class_name"].map({"horses": 0, "humans": 1})).all()
+    assert (images.loc[images["split"] == "validation", "role"] == "test").all()
+    assert (images.loc[images["split"] == "train", "role"] == "train").all()
+    with pytest.raises(ValueError, match=r"needs the roles \['train', 'test'\].*missing \['test'\]"):
+        nodes.validate_images(images, CLASSES, {"train": "train"}, {})
+
+
+# --- per variant --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(images: pd.DataFrame) -> tuple[keras.Model, dict[str, np.ndarray], dict, list[np.ndarray]]:
+    """A VGG16 transfer model, its cached features, its head trained on them, and the head's initial weights."""
+    model = built()
+    head_before = [np.array(w) for w in parts(model)[2].get_weights()]
+    features = nodes.cache_features(model, images, SIZE, WHOLE_BASE)
+    model, fit = nodes.train_model(model, features, TRAINING, WHOLE_BASE, seed=0)
+    return model, features, fit, head_before
+
+
+def test_cached_features_are_the_frozen_base_on_the_same_images(images: pd.DataFrame, trained) -> None:
+    model, features, _, _ = trained
+    _, base, _ = parts(model)
+    train = images[images["role"] == "train"]
+    pixels = load_image_array(train["filepath"], SIZE).astype(np.float32)
+    expected = np.asarray(base(keras.applications.vgg16.preprocess_input(pixels.copy())))
+    assert features["x_train"].dtype == np.float32 and features["x_train"].shape == (8, 1, 1, 512)
+    np.testing.assert_allclose(features["x_train"], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(features["y_train"], train["label"].to_numpy())
+    np.testing.assert_array_equal(features["y_test"], [0, 0, 1, 1])
+    assert float(features["seconds"]) > 0
+
+
+def test_the_trained_full_model_predicts_what_the_head_predicts_on_cached_features(images: pd.DataFrame, trained) -> None:
+    model, features, fit, head_before = trained
+    assert not np.array_equal(parts(model)[2].get_weights()[0], head_before[0])  # the full model's head was trained
+    assert set(fit["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"} and fit["epochs_run"] == 2
+    assert fit["n_params"] == 14_714_688 + 513 and fit["n_trainable_params"] == 513
+    assert fit["feature_seconds"] == pytest.approx(float(features["seconds"]), abs=1e-3)
+    assert nodes.save_model(model) is model
+
+    evaluation, predictions = nodes.evaluate_model(model, features, images, SIZE, WHOLE_BASE, EVALUATION)
+    test = images[images["role"] == "test"]
+    direct = np.asarray(model(load_image_array(test["filepath"], SIZE).astype(np.float32))).reshape(-1)
+    np.testing.assert_allclose(predictions["probabilities"], direct, rtol=1e-4, atol=1e-6)
+    assert evaluation["full_model_check"] == {"images": 3, "max_abs_difference": pytest.approx(0, abs=1e-5)}
+    expected = binary_metrics(test["label"], direct)
+    assert evaluation["test_accuracy"] == pytest.approx(expected["accuracy"])
+    assert evaluation["test_auc"] == pytest.approx(expected["auc"])
+    assert evaluation["test_loss"] == pytest.approx(expected["loss"], rel=1e-4)
+    np.testing.assert_array_equal(predictions["predicted"], (direct >= 0.5).astype(np.uint8))
+    assert np.array(evaluation["confusion_matrix"]).sum() == 4
+
+    metrics, summary = nodes.record_results(evaluation, fit)
+    assert [point["step"] for point in metrics["val_loss"]] == [1, 2]
+    assert metrics["test_auc"] == [{"value": evaluation["test_auc"], "step": 0}]
+    assert metrics["feature_seconds"][0]["value"] == fit["feature_seconds"]
+    assert summary["n_trainable_params"] == 513 and summary["epochs"] == 2
+
+    stale = {**features, "x_test": features["x_test"] + 1.0}  # e.g. computed by another base
+    with pytest.raises(RuntimeError, match="disagree by .* delete data/04_feature/vgg16_finetune"):
+        nodes.evaluate_model(model, stale, images, SIZE, WHOLE_BASE, EVALUATION)
+
+
+def test_fine_tuning_changes_only_block5_and_the_head_and_caches_block4_pool(images: pd.DataFrame) -> None:
+    model = nodes.prepare_fine_tuning(built(), {"unfreeze_last_layers": 4}, {"name": "rmsprop", "learning_rate": 1e-3}, VGG16)
+    assert trainable_count(model) == 7_079_424 + 513
+    before = weights_by_layer(model)
+    features = nodes.cache_features(model, images, SIZE, BLOCK4)
+    _, base, _ = parts(model)
+    pixels = load_image_array(images.loc[images["role"] == "test", "filepath"], SIZE).astype(np.float32)
+    up_to_block4 = keras.Model(base.input, base.get_layer("block4_pool").output)
+    expected = np.asarray(up_to_block4(keras.applications.vgg16.preprocess_input(pixels.copy())))
+    assert features["x_test"].shape == (4, 2, 2, 512)
+    np.testing.assert_allclose(features["x_test"], expected, rtol=1e-4, atol=1e-6)
+
+    _, fit = nodes.train_model(model, features, {**TRAINING, "max_epochs": 1}, BLOCK4, seed=0)
+    assert fit["n_trainable_params"] == 7_079_937 and fit["feature_shape"] == [2, 2, 512]
+    after = weights_by_layer(model)
+    changed = {name for name in before if any(not np.array_equal(a, b) for a, b in zip(before[name], after[name], strict=True))}
+    assert changed == {"block5_conv1", "block5_conv2", "block5_conv3", "head"}
+    _, top = split_at(model, "block4_pool")
+    np.testing.assert_allclose(np.asarray(top(features["x_test"])), np.asarray(model(pixels)), rtol=1e-4, atol=1e-6)
+
+
+# --- predict and report --------------------------------------------------------------
+
+
+class FixedModel:
+    """Stands in for a Keras model: returns the given probabilities, one per image it is shown."""
+
+    def __init__(self, probabilities: list[float]) -> None:
+        self.probabilities = np.array(probabilities, np.float32).reshape(-1, 1)
+        self.shown = 0
+
+    def __call__(self, batch, training: bool = False) -> np.ndarray:
+        assert batch.shape[1:] == (*SIZE, 3) and not training
+        start, self.shown = self.shown, self.shown + int(batch.shape[0])
+        return self.probabilities[start : self.shown]
+
+
+SUMMARIES = {
+    "feature_extraction": {"test_accuracy": 0.75, "test_auc": 0.8, "n_trainable_params": 513},
+    "fine_tuning": {"test_accuracy": 0.75, "test_auc": 0.9, "n_trainable_params": 7_079_937},
+    "mobilenet_v2": {"test_accuracy": 0.5, "test_auc": 0.5, "n_trainable_params": 164_097},
+}
+PREDICT = {"model": None, "threshold": 0.5, "batch_size": 2}
+
+
+def test_predictions_give_the_class_and_its_probability_for_each_new_file(folders: tuple[Path, Path]) -> None:
+    manifest = ImageFolderDataset(str(folders[1]), layout="flat").load()
+    models = {"fine_tuning": FixedModel([0.9, 0.2, 0.5, 0.01]), "feature_extraction": FixedModel([0.0] * 4)}
+    table = nodes.predict_new_images(manifest, SUMMARIES, models, CLASSES, SIZE, PREDICT)
+    assert list(table.columns) == ["file", "predicted_class", "confidence", "model"]
+    assert table["file"].tolist() == ["new_0.png", "new_1.png", "new_2.png", "new_3.png"]
+    assert table["predicted_class"].tolist() == ["humans", "horses", "humans", "horses"]  # p ≥ 0.5 → classes[1]
+    np.testing.assert_allclose(table["confidence"], [0.9, 0.8, 0.5, 0.99], atol=1e-6)  # max(p, 1 − p)
+    assert set(table["model"]) == {"fine_tuning"}  # tied accuracy, better AUC
+
+    models["feature_extraction"].shown = 0
+    chosen = nodes.predict_new_images(manifest, SUMMARIES, models, CLASSES, SIZE, {**PREDICT, "model": "feature_extraction"})
+    assert set(chosen["model"]) == {"feature_extraction"} and set(chosen["predicted_class"]) == {"horses"}
+    np.testing.assert_allclose(chosen["confidence"], 1.0)
+    with pytest.raises(ValueError, match=r"predict\.model is 'vgg19'; use one of"):
+        nodes.predict_new_images(manifest, SUMMARIES, models, CLASSES, SIZE, {**PREDICT, "model": "vgg19"})
+
+
+def report_inputs(folders: tuple[Path, Path], images: pd.DataFrame) -> dict:
+    history = {"loss": [0.7, 0.6], "val_loss": [0.7, 0.65], "accuracy": [0.5, 0.75], "val_accuracy": [0.5, 0.75]}
+    summaries = {
+        name: {
+            **values,
+            "n_params": 14_715_201,
+            "test_loss": 0.6,
+            "train_seconds": 1.0,
+            "feature_seconds": 2.0,
+            "epochs": 2,
+            "history": history,
+            "feature_spread": 0.05 if name != "mobilenet_v2" else 1e-12,
+        }
+        for name, values in SUMMARIES.items()
+    }
+    labels = np.array([0, 0, 1, 1], np.uint8)
+    predictions = {
+        name: {"probabilities": np.array([0.2, 0.7, 0.9, 0.4], np.float32), "predicted": np.array([0, 1, 1, 0], np.uint8), "labels": labels}
+        for name in SUMMARIES
+    }
+    new_images = ImageFolderDataset(str(folders[1]), layout="flat").load()
+    new_predictions = pd.DataFrame(
+        {"file": [f"new_{i}.png" for i in range(4)], "predicted_class": ["humans", "horses"] * 2, "confidence": [0.9, 0.8, 0.6, 0.7], "model": "fine_tuning"}
+    )
+    reporting = {"misclassified_images": 8, "constant_features_below": 1e-6, "course_results": {"fine_tuning": "97.4% → 97.5%"}}
+    return {
+        "summaries": summaries,
+        "predictions": predictions,
+        "settings": {"feature_extraction": VGG16, "fine_tuning": VGG16, "mobilenet_v2": {"architecture": "mobilenet_v2", "weights": None}},
+        "images": images,
+        "new_images": new_images,
+        "new_predictions": new_predictions,
+        "classes": CLASSES,
+        "image_size": SIZE,
+        "reporting": reporting,
+    }
+
+
+def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(folders: tuple[Path, Path], images: pd.DataFrame) -> None:
+    inputs = report_inputs(folders, images)
+    ranking, *figures, html = nodes.build_report(**inputs)
+    assert ranking["model"].tolist() == ["fine_tuning", "feature_extraction", "mobilenet_v2"]
+    assert list(ranking.columns)[:5] == ["model", "n_params", "n_trainable_params", "test_accuracy", "test_auc"]
+    assert {"train_seconds", "feature_seconds", "epochs"} <= set(ranking.columns)
+    assert len(figures) == 4 and html.count("data:image/png;base64,") == 4
+    assert "random initialization" in html and "say nothing about transfer learning" in html
+    assert "mobilenet_v2: the frozen part gives (nearly) the same features to every image" in html
+    assert "97.4% → 97.5%" in html and "new_3.png" in html
+    assert "the validation folder is the test set" in html
+
+
+
+def test_the_weights_note_names_each_source() -> None:
+    note, pretrained = nodes._weights_note({"feature_extraction": {"weights": "imagenet"}, "mobilenet_v2": {"weights": "imagenet"}})
+    assert pretrained and note == "Base weights: feature_extraction: ImageNet, mobilenet_v2: ImageNet."
+    note, pretrained = nodes._weights_note({"feature_extraction": {"weights": "/w/vgg16.h5"}, "mobilenet_v2": {"weights": None}})
+    assert not pretrained and note == "Base weights: feature_extraction: the local file /w/vgg16.h5, mobilenet_v2: random initialization."

@@ -1,0 +1,95 @@
+"""``vgg16_finetune`` end to end in the test environment: generated 32×32 sample, one epoch per variant."""
+
+from __future__ import annotations
+
+import io
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import TempProject
+
+pytestmark = pytest.mark.pipeline
+
+# (n_params, n_trainable_params) of the full models at 32×32: VGG16's base output is 1×1×512,
+# so the head has 513 parameters; block5 adds 7,079,424; MobileNetV2's head does not depend on the size.
+COUNTS = {
+    "feature_extraction": (14_714_688 + 513, 513),
+    "fine_tuning": (14_714_688 + 513, 7_079_424 + 513),
+    "mobilenet_v2": (2_257_984 + 164_097, 164_097),
+}
+FINAL_METRICS = ("test_accuracy", "test_auc", "test_loss", "train_seconds", "feature_seconds")
+
+
+@pytest.fixture(scope="module")
+def finished_run(module_project: TempProject) -> TempProject:
+    module_project.run("sample_images")
+    module_project.run("vgg16_finetune")
+    return module_project
+
+
+def test_one_finished_run_per_variant_with_weights_tag_metrics_and_trainable_counts(finished_run: TempProject) -> None:
+    runs = finished_run.runs("vgg16_finetune").set_index("tags.model")
+    assert sorted(runs.index) == sorted(COUNTS)
+    assert set(runs["status"]) == {"FINISHED"}
+    assert set(runs["tags.weights"]) == {"none (random initialization)"}
+    assert set(runs["tags.data_source"]) == {"generated"}
+    assert set(runs["tags.dataset"]) == {"generated_vgg16_finetune"}
+    assert len(set(runs["tags.mlflow.parentRunId"])) == 1
+    counts = {model: (int(runs.loc[model, "params.n_params"]), int(runs.loc[model, "params.n_trainable_params"])) for model in COUNTS}
+    assert counts == COUNTS
+    for metric in FINAL_METRICS:
+        assert runs[f"metrics.{metric}"].notna().all(), metric
+    assert runs["metrics.test_accuracy"].between(0, 1).all()
+    assert runs.loc["fine_tuning", "params.optimizer.learning_rate"] == "1e-05"
+    assert runs.loc["fine_tuning", "params.features.cut_layer"] == "block4_pool"
+    assert runs.loc["mobilenet_v2", "params.optimizer.name"] == "adam"
+    client = mlflow.MlflowClient()
+    for model in COUNTS:
+        run_id = runs.loc[model, "run_id"]
+        for metric in ("loss", "val_loss", "accuracy", "val_accuracy"):
+            assert [point.step for point in client.get_metric_history(run_id, metric)] == [1]  # 1 epoch, step = epoch
+        assert {artifact.path for artifact in client.list_artifacts(run_id, "evaluation")} == {"evaluation/evaluation.json"}
+
+
+def test_the_logged_fine_tuned_model_loads_and_holds_the_fine_tuned_weights(finished_run: TempProject) -> None:
+    runs = finished_run.runs("vgg16_finetune").set_index("tags.model")
+    logged = mlflow.keras.load_model(f"runs:/{runs.loc['fine_tuning', 'run_id']}/model")
+    started = mlflow.keras.load_model(f"runs:/{runs.loc['feature_extraction', 'run_id']}/model")
+    block5 = [np.array(logged.get_layer("vgg16").get_layer("block5_conv3").kernel), np.array(started.get_layer("vgg16").get_layer("block5_conv3").kernel)]
+    block1 = [np.array(model.get_layer("vgg16").get_layer("block1_conv1").kernel) for model in (logged, started)]
+    assert not np.array_equal(*block5)  # fine-tuning trained block5 …
+    np.testing.assert_array_equal(*block1)  # … and left block 1 as feature_extraction had it
+    assert logged.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0).shape == (2, 1)
+
+
+def test_new_pictures_are_predicted_and_the_report_is_written_and_logged(finished_run: TempProject) -> None:
+    outputs = finished_run.outputs("07_model_output/vgg16_finetune/new_image_predictions.csv/*/*")
+    (csv,) = outputs.values()
+    table = pd.read_csv(io.BytesIO(csv))
+    assert list(table.columns) == ["file", "predicted_class", "confidence", "model"]
+    assert len(table) == 4  # conf/test/parameters_sample_images.yml draws 4 new pictures
+    assert set(table["predicted_class"]) <= {"horses", "humans"}
+    assert table["confidence"].between(0.5, 1).all()
+    assert table["model"].nunique() == 1 and table["model"].iloc[0] in COUNTS
+
+    reports = finished_run.outputs("08_reporting/vgg16_finetune/**/*")
+    names = {path.split("/")[-1] for path in reports}
+    expected = {"report.html", "comparison.csv", "accuracy_curves.png", "loss_curves.png", "misclassified.png", "new_predictions.png"}
+    assert expected <= names
+    html = next(content for path, content in reports.items() if path.endswith("report.html")).decode()
+    assert "random initialization" in html and "say nothing about transfer learning" in html
+    for model in COUNTS:
+        assert model in html
+    comparison = pd.read_csv(io.BytesIO(next(content for path, content in reports.items() if path.endswith("comparison.csv"))))
+    assert sorted(comparison["model"]) == sorted(COUNTS)
+    assert dict(zip(comparison["model"], comparison["n_trainable_params"], strict=True)) == {m: c[1] for m, c in COUNTS.items()}
+
+    parent = finished_run.runs("vgg16_finetune")["tags.mlflow.parentRunId"].iloc[0]
+    client = mlflow.MlflowClient()
+    assert expected <= {artifact.path.split("/")[-1] for artifact in client.list_artifacts(parent, "report")}
+    assert {artifact.path for artifact in client.list_artifacts(parent, "predictions")} == {"predictions/new_image_predictions.csv"}
+    features = np.load(finished_run.path / "data/04_feature/vgg16_finetune/fine_tuning_features.npz")
+    assert features["x_train"].shape == (12, 2, 2, 512) and features["x_train"].dtype == np.float32  # block4_pool, 6 per class
