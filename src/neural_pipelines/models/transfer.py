@@ -106,7 +106,7 @@ def _pretrained_base(application: Callable[..., keras.Model], name: str, input_s
         raise RuntimeError(
             f"Could not get the ImageNet weights for {name} ({error}). Keras downloads them on first use; offline, "
             f"put {imagenet_weights_file(name, input_shape)} into ~/.keras/models/ (or set {name}'s weights to a local file's path, "
-            f"or to null for random initialization, in {PARAMS_FILE})."
+            "or to null for random initialization, in the environment's parameters_vgg16_finetune.yml: conf/full/ sets imagenet)."
         ) from error
     base.trainable = False
     return base
