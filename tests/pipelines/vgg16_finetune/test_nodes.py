@@ -143,7 +143,7 @@ def test_the_trained_full_model_predicts_what_the_head_predicts_on_cached_featur
     assert summary["n_trainable_params"] == 513 and summary["epochs"] == 2
 
     stale = {**features, "x_test": features["x_test"] + 1.0}  # e.g. computed by another base
-    with pytest.raises(RuntimeError, match="disagree by .* delete data/04_feature/vgg16_finetune"):
+    with pytest.raises(RuntimeError, match=r"disagree by .* run the variant from its cache_features node"):
         nodes.evaluate_model(model, stale, images, SIZE, WHOLE_BASE, EVALUATION)
 
 

@@ -122,8 +122,11 @@ def cache_features(model: keras.Model, images: pd.DataFrame, image_size: list[in
     """The frozen part's output for every image, computed once: ``x_train``, ``y_train``, ``x_test``, ``y_test``.
 
     ``features["cut_layer"]`` names the base layer whose output is cached (``null``: the
-    whole base). Features are float32 (they are activations, not pixels); ``seconds`` is the
-    wall time of the two forward passes (decoding and resizing included).
+    whole base). ``fine_tuning`` cuts at ``block4_pool``: blocks 1–4 stay frozen while block5
+    trains, so their output is as fixed as a frozen base's, and caching it keeps an epoch of
+    fine-tuning to block5 and the head instead of all of VGG16 — the CPU time that makes
+    fine-tuning affordable here. Features are float32 (activations, not pixels); ``seconds``
+    is the wall time of the one forward pass over all images (decoding and resizing included).
     """
     frozen, _ = split_at(model, features.get("cut_layer"))
     (train_files, train_labels), (test_files, test_labels) = (_role(images, role) for role in ROLES)
@@ -222,7 +225,8 @@ def evaluate_model(  # noqa: PLR0913
             raise RuntimeError(
                 f"{model.name}: the full model and its trainable part on cached features disagree by {difference:.3g} "
                 f"on the first {n_check} test images (tolerance {evaluation['check_tolerance']}): the cached features "
-                "do not match this model's frozen part; delete data/04_feature/vgg16_finetune and run again."
+                "were not computed by this model's frozen part: run the variant from its cache_features node "
+                "(or the whole pipeline) again."
             )
     y_true = features["y_test"].astype(np.int64)
     if not np.array_equal(y_true, labels.astype(np.int64)):
