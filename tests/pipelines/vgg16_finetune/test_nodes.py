@@ -259,6 +259,7 @@ def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(fold
     assert "mobilenet_v2: the frozen part gives (nearly) the same features to every image" in html
     assert "97.4% → 97.5%" in html and "new_3.png" in html
     assert "the validation folder is the test set" in html
+    assert f"Folder: {folders[0]}; 2 classes: 0 = horses, 1 = humans" in html
 
 
 

@@ -21,6 +21,7 @@ full model, which is what gets saved, logged and used for prediction.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -481,7 +482,7 @@ def render_report(  # noqa: PLR0913
     counts = images.groupby(["role", "split", "class_name"]).size()
     report.bullets(
         [
-            f"Source: {images.attrs.get('source', 'image folder')}; {len(classes)} classes: "
+            f"Folder: {os.path.commonpath(images['filepath'].astype(str).tolist())}; {len(classes)} classes: "
             + ", ".join(f"{index} = {name}" for index, name in enumerate(classes))
             + " (the sigmoid output is the probability of the second).",
             "Images per folder: " + ", ".join(f"{split}/{name} {count}" for (_, split, name), count in counts.items()) + ".",
