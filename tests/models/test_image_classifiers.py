@@ -120,9 +120,12 @@ def test_horse_or_human_cnn_has_the_course_parameter_count_at_300_pixels(variant
 
 
 def test_horse_or_human_cnn_at_the_base_input_size() -> None:
-    # 150 → 148/74 → 72/36 → 34/17 → 15/7 → 5/2: 2·2·64 = 256 features, 256·512 + 512 = 131,584
-    assert tuple(HORSE_OR_HUMAN["image_size"]) == (150, 150)
+    # 128 → 126/63 → 61/30 → 28/14 → 12/6 → 4/2: 2·2·64 = 256 features, 256·512 + 512 = 131,584
+    assert tuple(HORSE_OR_HUMAN["image_size"]) == (128, 128)
     assert build_horse_or_human("cnn").count_params() == 97_440 + 131_584 + 513 == 229_537
+    # the sample's own 150×150 ends at 5/2 too; 112×112 ends at 3/1: 64 features
+    assert build_horse_or_human("cnn", (150, 150)).count_params() == 229_537
+    assert build_horse_or_human("cnn", (112, 112)).count_params() == 97_440 + (64 * 512 + 512) + 513 == 131_233
 
 
 def test_horse_or_human_layer_stack_follows_the_course() -> None:

@@ -201,7 +201,8 @@ def build_image_classifier(
 # come in as raw RGB 0..255 (float32) of any size set in parameters_horse_or_human.yml;
 # the model rescales them itself, so a logged model takes raw pixels. Parameter counts:
 # 1,704,097 at the course's 300×300 (7×7×64 = 3,136 features into Dense 512), 229,537 at
-# 150×150 (2×2×64 = 256 features). Augmentation and dropout add no parameters.
+# 128×128 (the base size) and 150×150 (2×2×64 = 256 features), 131,233 at 112×112 (1×1×64).
+# Augmentation and dropout add no parameters.
 
 
 def augmentation_layers(  # noqa: PLR0913
