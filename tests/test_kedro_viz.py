@@ -38,6 +38,8 @@ def test_viz_build_has_layers_for_every_dataset_and_a_group_per_variant(temp_pro
         "traffic_lstm": ("dense", "simple_rnn", "lstm", "persistence", "seasonal_naive_24h", "seasonal_naive_168h"),
         "house_prices": ("mlp_course", "mlp", "wide_deep", "linear", "gradient_boosting"),
         "image_cnn": ("dnn", "cnn", "cnn_dnn", "deep_cnn", "mnist_cnn"),
+        "horse_or_human": ("cnn", "cnn_augmented"),
+        "vgg16_finetune": ("feature_extraction", "fine_tuning", "mobilenet_v2"),
     }
     for pipeline, names in variants.items():
         assert {f"{pipeline}.{name}" for name in names} <= groups

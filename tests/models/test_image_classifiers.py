@@ -85,9 +85,9 @@ def test_optimizer_settings_are_passed_through() -> None:
 
 
 def test_unknown_names_point_at_the_parameter_file() -> None:
-    with pytest.raises(ValueError, match=r"'resnet'.*parameters_image_cnn\.yml.*'cnn'"):
+    with pytest.raises(ValueError, match=r"'resnet'.*parameters_<pipeline>\.yml.*'cnn'"):
         build_image_classifier({"architecture": "resnet"}, {"name": "adam"}, (28, 28, 1), 10)
-    with pytest.raises(ValueError, match=r"optimizer 'adagrad'.*parameters_image_cnn\.yml"):
+    with pytest.raises(ValueError, match=r"optimizer 'adagrad'.*parameters_<pipeline>\.yml"):
         make_optimizer({"name": "adagrad"})
 
 

@@ -161,7 +161,10 @@ def make_optimizer(optimizer: dict[str, Any]) -> keras.optimizers.Optimizer:
     settings = dict(optimizer)
     name = str(settings.pop("name", "")).lower()
     if name not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer {name!r} in parameters_image_cnn.yml; use one of {sorted(OPTIMIZERS)}.")
+        raise ValueError(
+            f"Unknown optimizer {name!r} in the variant's optimizer parameters (conf/base/parameters_<pipeline>.yml); "
+            f"use one of {sorted(OPTIMIZERS)}."
+        )
     return OPTIMIZERS[name](**settings)
 
 
@@ -182,7 +185,8 @@ def build_image_classifier(
     architecture = settings.pop("architecture", None)
     if architecture not in IMAGE_CLASSIFIERS:
         raise ValueError(
-            f"Unknown image classifier architecture {architecture!r} in parameters_image_cnn.yml; "
+            f"Unknown image classifier architecture {architecture!r} in the variant's model parameters "
+            "(conf/base/parameters_<pipeline>.yml); "
             f"use one of {sorted(IMAGE_CLASSIFIERS)}."
         )
     classifier = IMAGE_CLASSIFIERS[architecture](tuple(input_shape), int(num_classes), **settings)
