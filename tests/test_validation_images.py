@@ -1,4 +1,4 @@
-"""``validate_image_folder``: folders as configured, every file decoded, corrupt files named (or skipped, logged)."""
+"""``validate_image_folder``: folders as configured, every file decoded (in a format TensorFlow reads), bad files named (or skipped, logged)."""
 
 from __future__ import annotations
 
@@ -112,3 +112,38 @@ def test_a_flat_folder_is_only_decoded(tmp_path: Path) -> None:
     checked = validate_image_folder(manifest(tmp_path / "new", layout="flat"), None, None, skip_corrupt=False)
     assert list(checked["mode"]) == ["RGB", "L"]
     assert "label" not in checked
+
+
+def save_renamed(path: Path, image_format: str, mode: str = "RGB") -> Path:
+    """An image saved in ``image_format`` under ``path`` whatever its suffix says (PIL detects formats by content)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((4, 4, 3), 120, np.uint8)).convert(mode).save(path, format=image_format)
+    return path
+
+
+def test_a_format_tensorflow_does_not_read_is_named_even_under_a_png_or_jpg_name(tmp_path: Path) -> None:
+    # PIL decodes these completely; tf.io.decode_image in training would stop fit() without naming them
+    root = make_folder(tmp_path / "data")
+    tiff_png = save_renamed(root / "train" / "horses" / "tiff.png", "TIFF")
+    tiff_jpg = save_renamed(root / "validation" / "humans" / "tiff.jpg", "TIFF")
+    with pytest.raises(DataValidationError) as caught:
+        validate_image_folder(manifest(root), CLASSES, SPLITS, skip_corrupt=False)
+    message = str(caught.value)
+    assert "2 file(s) cannot be decoded" in message
+    assert f"2 of them in a format TensorFlow does not read: {tiff_png}, {tiff_jpg}" in message
+    assert "TIFF image: not a format training reads with TensorFlow (BMP, GIF, JPEG, PNG)" in message
+    assert "convert images in other formats, e.g. TIFF or WebP, to PNG or JPEG" in message
+    assert "skip_corrupt: true" in message
+
+
+def test_skip_corrupt_skips_a_renamed_tiff_with_a_warning_and_keeps_cmyk_jpegs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = make_folder(tmp_path / "data")
+    tiff = save_renamed(root / "train" / "humans" / "tiff.jpg", "TIFF")
+    cmyk = save_renamed(root / "train" / "horses" / "cmyk.jpg", "JPEG", mode="CMYK")  # tf.io.decode_image(channels=3) reads it
+    with caplog.at_level(logging.WARNING, logger="neural_pipelines.validation"):
+        checked = validate_image_folder(manifest(root), CLASSES, SPLITS, skip_corrupt=True)
+    assert sorted(manifest(root)["filepath"]) == sorted([*checked["filepath"], str(tiff)])
+    assert checked.loc[checked["filepath"] == str(cmyk), "mode"].tolist() == ["CMYK"]
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert str(tiff) in warnings[0] and "TIFF image" in warnings[0] and "skip_corrupt is true" in warnings[0]

@@ -43,18 +43,29 @@ def examples(rows: Iterable[Any], values: Iterable[Any] | None = None, limit: in
 LISTED_FILES = 5
 
 
+#: The formats training reads: ``tf.io.decode_image`` in ``tf.data`` (``training/tfdata.py``).
+#: PIL opens more (TIFF, ICO, PPM …): such a file would pass a PIL-only check and then stop
+#: ``model.fit`` inside ``tf.data`` without naming the file. WebP is left out too: TensorFlow
+#: 2.21 decodes still WebP but rejects animated ones. CMYK JPEGs decode in TensorFlow (as RGB) and pass.
+TENSORFLOW_FORMATS = frozenset({"PNG", "JPEG", "GIF", "BMP"})
+_FORMAT_PROBLEM = f"not a format training reads with TensorFlow ({', '.join(sorted(TENSORFLOW_FORMATS))})"
+
+
 def decode_problem(filepath: str) -> tuple[str | None, str | None]:
-    """``(PIL mode, None)`` if the file decodes completely, else ``(None, why not)``.
+    """``(PIL mode, None)`` if the file decodes completely in a format TensorFlow reads, else ``(None, why not)``.
 
     ``Image.load()`` decodes every pixel, so a truncated file fails here, not only one with
-    a broken header (``Image.verify()`` would miss the truncation).
+    a broken header (``Image.verify()`` would miss the truncation). PIL detects the format
+    from the content, so a TIFF named ``.jpg`` is still reported as a TIFF.
     """
     try:
         with Image.open(filepath) as image:
-            mode = image.mode
+            mode, image_format = image.mode, image.format
             image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         return None, f"{type(err).__name__}: {err}"
+    if image_format not in TENSORFLOW_FORMATS:
+        return None, f"{image_format} image: {_FORMAT_PROBLEM}"
     return mode, None
 
 
@@ -104,22 +115,29 @@ def _check_every_class_present(frame: pd.DataFrame, classes: Sequence[str], spli
 
 
 def _decode_all(frame: pd.DataFrame, source: str, skip_corrupt: bool) -> pd.DataFrame:
-    """Decode every file; add its PIL ``mode``; stop on (or, with ``skip_corrupt``, drop and log) undecodable files."""
+    """Decode every file; add its PIL ``mode``; stop on (or, with ``skip_corrupt``, drop and log) files training cannot decode.
+
+    Those are corrupt files and images in a format TensorFlow does not read (``TENSORFLOW_FORMATS``).
+    """
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # PIL decodes outside the GIL
         outcomes = list(pool.map(decode_problem, frame["filepath"]))
     frame = frame.assign(mode=[mode for mode, _ in outcomes])
     problems = {path: problem for path, (_, problem) in zip(frame["filepath"], outcomes) if problem is not None}
     if problems and not skip_corrupt:
         first = next(iter(problems.items()))
+        other_formats = [path for path, problem in problems.items() if problem.endswith(_FORMAT_PROBLEM)]
+        formats = (
+            f"; {len(other_formats)} of them in a format TensorFlow does not read: {_listed(other_formats)}" if other_formats else ""
+        )
         raise DataValidationError(
             source,
             "filepath",
-            f"{len(problems)} file(s) cannot be decoded as images: {_listed(list(problems))} (first: {first[1]})",
-            "delete or replace those files, or set `skip_corrupt: true` in the pipeline's parameters "
-            "to leave them out (each skipped file is logged)",
+            f"{len(problems)} file(s) cannot be decoded as images: {_listed(list(problems))} (first: {first[1]}){formats}",
+            "delete or replace those files (convert images in other formats, e.g. TIFF or WebP, to PNG or JPEG), "
+            "or set `skip_corrupt: true` in the pipeline's parameters to leave them out (each skipped file is logged)",
         )
     for path, problem in problems.items():
-        logger.warning("Skipping corrupt image %s (%s): skip_corrupt is true", path, problem)
+        logger.warning("Skipping image %s that training cannot decode (%s): skip_corrupt is true", path, problem)
     return frame[frame["mode"].notna()]
 
 
@@ -129,14 +147,15 @@ def validate_image_folder(
     splits: Sequence[str] | None = None,
     skip_corrupt: bool = False,  # noqa: FBT001, FBT002 (a node input: parameters are positional)
 ) -> pd.DataFrame:
-    """Check an ``ImageFolderDataset`` manifest: folders as configured and every file decodable.
+    """Check an ``ImageFolderDataset`` manifest: folders as configured and every file decodable, by PIL and by TensorFlow.
 
     Args:
         manifest: ``split``, ``class_name``, ``filepath`` per image (``attrs["source"]``: the folder).
         classes: class folder names; label ``i`` is ``classes[i]``. ``None`` for a flat folder
             of unlabeled images (then ``splits`` is ignored and no ``label`` column is added).
         splits: split folders to keep (e.g. ``train``, ``validation``); others are ignored (logged).
-        skip_corrupt: leave undecodable files out, one WARNING each, instead of stopping.
+        skip_corrupt: leave undecodable files (corrupt, or in a format TensorFlow does not read:
+            only PNG, JPEG, GIF and BMP pass) out, one WARNING each, instead of stopping.
 
     Returns:
         The manifest's rows that passed (index reset), plus ``mode`` (the file's PIL mode:
