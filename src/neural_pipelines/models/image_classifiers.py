@@ -208,6 +208,10 @@ def build_image_classifier(
 # 128×128 (the base size) and 150×150 (2×2×64 = 256 features), 131,233 at 112×112 (1×1×64).
 # Augmentation and dropout add no parameters.
 
+#: The name of the augmentation block (a ``keras.Sequential``) inside these models: the
+#: horse_or_human report finds it by this name to draw augmented samples.
+AUGMENTATION_LAYER = "augmentation"
+
 
 def augmentation_layers(  # noqa: PLR0913
     *,
@@ -237,7 +241,7 @@ def augmentation_layers(  # noqa: PLR0913
     ]
     if horizontal_flip:
         steps.append(layers.RandomFlip("horizontal"))
-    return keras.Sequential(steps, name="augmentation")
+    return keras.Sequential(steps, name=AUGMENTATION_LAYER)
 
 
 def build_horse_or_human_cnn(  # noqa: PLR0913

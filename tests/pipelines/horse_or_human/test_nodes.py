@@ -139,7 +139,17 @@ def test_evaluation_is_computed_from_raw_pixel_predictions(trained: tuple[keras.
     assert 0 <= evaluation["test_auc"] <= 1 and evaluation["test_loss"] > 0
     assert evaluation["augmented"] is True and evaluation["dropout"] == pytest.approx(0.2)
     figure = nodes.plot_misclassified(evaluation, predictions, CLASSES, SIZE, EVALUATION, {"misclassified_images": 4})
+    truth, predicted = predictions["label"].to_numpy(), predictions["predicted_label"].to_numpy()
+    # sklearn's layout, as in image_cnn: rows are the true class, columns the predicted one
+    assert evaluation["confusion_matrix"] == [[int(((truth == t) & (predicted == p)).sum()) for p in (0, 1)] for t in (0, 1)]
     assert figure.axes[0].get_title().startswith(f"cnn_augmented: {6 - int(np.trace(matrix))} of 6 validation images misclassified")
+
+
+def test_training_refuses_early_stopping_on_the_validation_split_which_is_the_test_set(images: pd.DataFrame) -> None:
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)], name="tiny")
+    with pytest.raises(ValueError, match=r"tiny: training.patience is 3.*validation split \(validation\) is its test set") as error:
+        nodes.train_model(model, images, SIZE, SPLITS, {**TRAINING, "patience": 3}, seed=1)
+    assert "Set `patience: null`" in str(error.value) and "conf/base/parameters_horse_or_human.yml" in str(error.value)
 
 
 def test_record_results_logs_epoch_curves_and_the_same_final_metric_names() -> None:

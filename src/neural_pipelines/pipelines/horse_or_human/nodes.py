@@ -22,8 +22,9 @@ import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix
 
-from neural_pipelines.models.image_classifiers import build_binary_image_classifier
+from neural_pipelines.models.image_classifiers import AUGMENTATION_LAYER, build_binary_image_classifier
 from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
 from neural_pipelines.training import fit_from_params, image_file_dataset, load_image_array, mlflow_metric_history, seed_everything
@@ -32,7 +33,6 @@ from neural_pipelines.validation import validate_image_folder
 logger = logging.getLogger(__name__)
 
 PARAMS_FILE = "conf/base/parameters_horse_or_human.yml"
-AUGMENTATION_LAYER = "augmentation"  # name of the augmentation block in models/image_classifiers.py
 MANIFEST_COLUMNS = ["split", "class_name", "label", "filepath", "mode"]
 
 
@@ -44,8 +44,9 @@ def validate_images(raw_images: pd.DataFrame, classes: list[str], splits: list[s
 
     ``raw_images`` is an ``ImageFolderDataset`` manifest (``split``, ``class_name``,
     ``filepath``). Every file is decoded once; RGB, RGBA, grayscale and palette images pass
-    (all are read as RGB later). A file that does not decode stops the run with its path —
-    or, with ``ingest.skip_corrupt: true``, is left out with one warning. Missing class or
+    (all are read as RGB later). A file that does not decode, or is not a PNG, JPEG, GIF or
+    BMP (what training's TensorFlow reads), stops the run with its path — or, with
+    ``ingest.skip_corrupt: true``, is left out with one warning. Missing class or
     split folders, and unknown class folders, stop the run naming the folder.
     """
     if len(classes) != 2 or len(splits) != 2:  # noqa: PLR2004
@@ -91,11 +92,18 @@ def train_model(  # noqa: PLR0913
     training: dict[str, Any],
     seed: int,
 ) -> tuple[keras.Model, dict[str, Any]]:
-    """Fit on the training files, reshuffled every epoch; the validation curves are only recorded.
+    """Fit on the training files, reshuffled every epoch, for all ``max_epochs``; the validation curves are only recorded.
 
-    With ``training.patience: null`` (the default) every epoch runs, as in the course. The
-    model's augmentation layers (if any) transform each training batch anew inside ``fit``.
+    The validation split is the test set, so it must not stop training or choose the epoch:
+    ``training.patience`` must be null (a value raises ``ValueError``). The model's
+    augmentation layers (if any) transform each training batch anew inside ``fit``.
     """
+    if training.get("patience") is not None:
+        raise ValueError(
+            f"{model.name}: training.patience is {training['patience']!r}, but horse_or_human's validation split "
+            f"({splits[1]}) is its test set: early stopping on it would choose the epoch on the test data and bias "
+            f"test_accuracy. Set `patience: null` (train all max_epochs, as in the course) in {PARAMS_FILE}."
+        )
     batch_size = int(training["batch_size"])
     train_files, train_labels = split_files(images, splits[0])
     test_files, test_labels = split_files(images, splits[1])
@@ -150,7 +158,7 @@ def evaluate_model(  # noqa: PLR0913
     files, labels, probabilities = outcomes["test"]
     predicted = binary_predictions(probabilities, threshold)
     results["accuracy_gap"] = results["train_accuracy"] - results["test_accuracy"]
-    results["confusion_matrix"] = pd.crosstab(pd.Categorical(labels, [0, 1]), pd.Categorical(predicted, [0, 1]), dropna=False).to_numpy().tolist()
+    results["confusion_matrix"] = confusion_matrix(labels, predicted, labels=[0, 1]).tolist()  # rows: true, columns: predicted
     results["augmented"], results["dropout"] = has_augmentation(model), dropout_rate(model)
     logger.info(
         "%s: validation (test) accuracy %.4f, AUC %.4f; training accuracy %.4f without augmentation; gap %.4f",
