@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import shutil
 
@@ -78,10 +79,20 @@ def test_report_is_written_and_logged_with_both_gaps(finished_run: TempProject) 
     assert REPORT_FILES | {"misclassified.png", "evaluation.json", "summary.json"} <= {path.split("/")[-1] for path in outputs}
     report = next(content for path, content in outputs.items() if path.endswith("report.html")).decode()
     assert report.count("data:image/png;base64,") == 5  # two curves, augmented samples, two misclassified grids
-    for model in VARIANTS:
-        assert f"{model}: training accuracy" in report
-    assert "augmentation and dropout reduced the gap" in report or "did not reduce the gap" in report
     runs = finished_run.runs("horse_or_human")
+    logged_runs = runs.set_index("tags.model")
+    for model in VARIANTS:  # the sentences of gap_verdict, from the metrics each variant's run logged
+        train, test, gap = (logged_runs.loc[model, f"metrics.{name}"] for name in ("train_accuracy", "test_accuracy", "accuracy_gap"))
+        assert html.escape(f"{model}: training accuracy {train:.1%} vs validation {test:.1%}, a gap of {100 * gap:.1f} points") in report
+    base, augmented = logged_runs.loc["cnn", "metrics.accuracy_gap"], logged_runs.loc["cnn_augmented", "metrics.accuracy_gap"]
+    verdict = "cnn_augmented's augmentation and dropout"
+    reduced, not_reduced = f"{verdict} reduced the gap", f"{verdict} did not reduce the gap"
+    if augmented < base:
+        expected, other = f"{reduced} by {100 * (base - augmented):.1f} points compared with cnn", not_reduced
+    else:
+        expected, other = f"{not_reduced}: it is {100 * (augmented - base):.1f} points larger than cnn's", reduced
+    assert html.escape(expected) in report
+    assert html.escape(other) not in report
     parent = runs["tags.mlflow.parentRunId"].iloc[0]
     logged = {artifact.path.split("/")[-1] for artifact in mlflow.MlflowClient().list_artifacts(parent, "report")}
     assert REPORT_FILES <= logged
