@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections import Counter
 from pathlib import Path
 
 import keras
@@ -133,18 +135,27 @@ def test_the_trained_full_model_predicts_what_the_head_predicts_on_cached_featur
     assert evaluation["test_accuracy"] == pytest.approx(expected["accuracy"])
     assert evaluation["test_auc"] == pytest.approx(expected["auc"])
     assert evaluation["test_loss"] == pytest.approx(expected["loss"], rel=1e-4)
-    np.testing.assert_array_equal(predictions["predicted"], (direct >= 0.5).astype(np.uint8))
-    assert np.array(evaluation["confusion_matrix"]).sum() == 4
+    predicted = (direct >= 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(predictions["predicted"], predicted)
+    pairs = Counter(zip(test["label"].tolist(), predicted.tolist(), strict=True))  # (true, predicted) → images
+    assert evaluation["confusion_matrix"] == [[pairs[(0, 0)], pairs[(0, 1)]], [pairs[(1, 0)], pairs[(1, 1)]]]
 
     metrics, summary = nodes.record_results(evaluation, fit)
     assert [point["step"] for point in metrics["val_loss"]] == [1, 2]
     assert metrics["test_auc"] == [{"value": evaluation["test_auc"], "step": 0}]
     assert metrics["feature_seconds"][0]["value"] == fit["feature_seconds"]
     assert summary["n_trainable_params"] == 513 and summary["epochs"] == 2
+    assert summary["cut_layer"] is None and summary["trained_layers"] == ["head"]
 
     stale = {**features, "x_test": features["x_test"] + 1.0}  # e.g. computed by another base
     with pytest.raises(RuntimeError, match=r"disagree by .* run the variant from its cache_features node"):
         nodes.evaluate_model(model, stale, images, SIZE, WHOLE_BASE, EVALUATION)
+
+
+def test_a_patience_is_refused_because_the_validation_data_is_the_test_set(trained) -> None:
+    model, features, _, _ = trained
+    with pytest.raises(ValueError, match=r"training\.patience is 3 .*conf/base/parameters_vgg16_finetune\.yml.*validation is the test set"):
+        nodes.train_model(model, features, {**TRAINING, "patience": 3}, WHOLE_BASE, seed=0)
 
 
 def test_fine_tuning_changes_only_block5_and_the_head_and_caches_block4_pool(images: pd.DataFrame) -> None:
@@ -161,6 +172,7 @@ def test_fine_tuning_changes_only_block5_and_the_head_and_caches_block4_pool(ima
 
     _, fit = nodes.train_model(model, features, {**TRAINING, "max_epochs": 1}, BLOCK4, seed=0)
     assert fit["n_trainable_params"] == 7_079_937 and fit["feature_shape"] == [2, 2, 512]
+    assert fit["cut_layer"] == "block4_pool" and fit["trained_layers"] == ["block5_conv1", "block5_conv2", "block5_conv3", "head"]
     after = weights_by_layer(model)
     changed = {name for name in before if any(not np.array_equal(a, b) for a, b in zip(before[name], after[name], strict=True))}
     assert changed == {"block5_conv1", "block5_conv2", "block5_conv3", "head"}
@@ -192,8 +204,29 @@ SUMMARIES = {
 PREDICT = {"model": None, "threshold": 0.5, "batch_size": 2}
 
 
-def test_predictions_give_the_class_and_its_probability_for_each_new_file(folders: tuple[Path, Path]) -> None:
-    manifest = ImageFolderDataset(str(folders[1]), layout="flat").load()
+def new_pictures(folder: Path, tmp_path: Path) -> pd.DataFrame:
+    """The validated table of the new pictures, written to CSV and read back as the pipeline does (no ``attrs``)."""
+    validated = nodes.validate_new_images(ImageFolderDataset(str(folder), layout="flat").load(), PREDICT)
+    validated.to_csv(tmp_path / "new_image_manifest.csv", index=False)
+    return pd.read_csv(tmp_path / "new_image_manifest.csv")
+
+
+def test_new_pictures_are_checked_up_front_and_a_corrupt_one_stops_the_run(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    table = new_pictures(folders[1], tmp_path)
+    assert list(table.columns) == ["file", "filepath", "mode"]
+    assert table["file"].tolist() == ["new_0.png", "new_1.png", "new_2.png", "new_3.png"]
+    assert table["mode"].tolist() == ["RGB", "RGB", "RGB", "RGBA"]
+    broken = tmp_path / "broken"
+    shutil.copytree(folders[1], broken)
+    (broken / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    with pytest.raises(Exception, match=r"cannot be decoded as images: .*zz_broken\.png"):
+        nodes.validate_new_images(ImageFolderDataset(str(broken), layout="flat").load(), PREDICT)
+    skipped = nodes.validate_new_images(ImageFolderDataset(str(broken), layout="flat").load(), {**PREDICT, "skip_corrupt": True})
+    assert skipped["file"].tolist() == table["file"].tolist()
+
+
+def test_predictions_give_the_class_and_its_probability_for_each_new_file(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    manifest = new_pictures(folders[1], tmp_path)
     models = {"fine_tuning": FixedModel([0.9, 0.2, 0.5, 0.01]), "feature_extraction": FixedModel([0.0] * 4)}
     table = nodes.predict_new_images(manifest, SUMMARIES, models, CLASSES, SIZE, PREDICT)
     assert list(table.columns) == ["file", "predicted_class", "confidence", "model"]
@@ -210,11 +243,19 @@ def test_predictions_give_the_class_and_its_probability_for_each_new_file(folder
         nodes.predict_new_images(manifest, SUMMARIES, models, CLASSES, SIZE, {**PREDICT, "model": "vgg19"})
 
 
-def report_inputs(folders: tuple[Path, Path], images: pd.DataFrame) -> dict:
+TRAINED_PARTS = {
+    "feature_extraction": {"cut_layer": None, "trained_layers": ["head"]},
+    "fine_tuning": {"cut_layer": "block4_pool", "trained_layers": ["block5_conv1", "block5_conv2", "block5_conv3", "head"]},
+    "mobilenet_v2": {"cut_layer": None, "trained_layers": ["head"]},
+}
+
+
+def report_inputs(folders: tuple[Path, Path], images: pd.DataFrame, tmp_path: Path) -> dict:
     history = {"loss": [0.7, 0.6], "val_loss": [0.7, 0.65], "accuracy": [0.5, 0.75], "val_accuracy": [0.5, 0.75]}
     summaries = {
         name: {
             **values,
+            **TRAINED_PARTS[name],
             "n_params": 14_715_201,
             "test_loss": 0.6,
             "train_seconds": 1.0,
@@ -230,7 +271,7 @@ def report_inputs(folders: tuple[Path, Path], images: pd.DataFrame) -> dict:
         name: {"probabilities": np.array([0.2, 0.7, 0.9, 0.4], np.float32), "predicted": np.array([0, 1, 1, 0], np.uint8), "labels": labels}
         for name in SUMMARIES
     }
-    new_images = ImageFolderDataset(str(folders[1]), layout="flat").load()
+    new_images = new_pictures(folders[1], tmp_path)
     new_predictions = pd.DataFrame(
         {"file": [f"new_{i}.png" for i in range(4)], "predicted_class": ["humans", "horses"] * 2, "confidence": [0.9, 0.8, 0.6, 0.7], "model": "fine_tuning"}
     )
@@ -248,8 +289,8 @@ def report_inputs(folders: tuple[Path, Path], images: pd.DataFrame) -> dict:
     }
 
 
-def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(folders: tuple[Path, Path], images: pd.DataFrame) -> None:
-    inputs = report_inputs(folders, images)
+def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(folders: tuple[Path, Path], images: pd.DataFrame, tmp_path: Path) -> None:
+    inputs = report_inputs(folders, images, tmp_path)
     ranking, *figures, html = nodes.build_report(**inputs)
     assert ranking["model"].tolist() == ["fine_tuning", "feature_extraction", "mobilenet_v2"]
     assert list(ranking.columns)[:5] == ["model", "n_params", "n_trainable_params", "test_accuracy", "test_auc"]
@@ -260,6 +301,15 @@ def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(fold
     assert "97.4% → 97.5%" in html and "new_3.png" in html
     assert "the validation folder is the test set" in html
     assert f"Folder: {folders[0]}; 2 classes: 0 = horses, 1 = humans" in html
+    # what trains comes from each variant's summary (its features.cut_layer), no path or layer is built in
+    assert (
+        "feature_extraction: head on the cached output of the whole base; "
+        "fine_tuning: block5_conv1, block5_conv2, block5_conv3, head on the cached block4_pool output; "
+        "mobilenet_v2: head on the cached output of the whole base" in html
+    )
+    assert "data/04_feature" not in html
+    other_cut = {"cut_layer": "block3_pool", "trained_layers": ["block4_conv1", "head"]}
+    assert nodes._trained_part("fine_tuning", other_cut) == "fine_tuning: block4_conv1, head on the cached block3_pool output"
 
 
 

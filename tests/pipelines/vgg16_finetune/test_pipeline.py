@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
+import shutil
+from collections import Counter
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
+from neural_pipelines.pipelines.vgg16_finetune.pipeline import VARIANTS, create_pipeline
 from tests.conftest import TempProject
 
 pytestmark = pytest.mark.pipeline
@@ -42,7 +46,18 @@ def test_one_finished_run_per_variant_with_weights_tag_metrics_and_trainable_cou
     assert counts == COUNTS
     for metric in FINAL_METRICS:
         assert runs[f"metrics.{metric}"].notna().all(), metric
-    assert runs["metrics.test_accuracy"].between(0, 1).all()
+    for model in COUNTS:  # the logged accuracy is the saved test predictions' accuracy against the labels
+        (evaluation,) = finished_run.outputs(f"08_reporting/vgg16_finetune/{model}/evaluation.json/*/*").values()
+        evaluation = json.loads(evaluation)
+        (saved,) = finished_run.outputs(f"07_model_output/vgg16_finetune/{model}/test_predictions.npz/*/*").values()
+        saved = np.load(io.BytesIO(saved))
+        predicted = (saved["probabilities"] >= evaluation["threshold"]).astype(np.uint8)
+        np.testing.assert_array_equal(saved["predicted"], predicted)
+        assert len(saved["labels"]) == evaluation["n_test"] > 0
+        accuracy = float(np.mean(predicted == saved["labels"]))
+        assert runs.loc[model, "metrics.test_accuracy"] == pytest.approx(accuracy) == evaluation["test_accuracy"]
+        pairs = Counter(zip(saved["labels"].tolist(), predicted.tolist(), strict=True))
+        assert evaluation["confusion_matrix"] == [[pairs[(truth, guess)] for guess in (0, 1)] for truth in (0, 1)]
     assert runs.loc["fine_tuning", "params.optimizer.learning_rate"] == "1e-05"
     assert runs.loc["fine_tuning", "params.features.cut_layer"] == "block4_pool"
     assert runs.loc["mobilenet_v2", "params.optimizer.name"] == "adam"
@@ -93,3 +108,28 @@ def test_new_pictures_are_predicted_and_the_report_is_written_and_logged(finishe
     assert {artifact.path for artifact in client.list_artifacts(parent, "predictions")} == {"predictions/new_image_predictions.csv"}
     features = np.load(finished_run.path / "data/04_feature/vgg16_finetune/fine_tuning_features.npz")
     assert features["x_train"].shape == (12, 2, 2, 512) and features["x_train"].dtype == np.float32  # block4_pool, 6 per class
+
+
+def test_the_new_pictures_are_validated_before_any_variant_trains() -> None:
+    order = [node.name for node in create_pipeline().nodes]  # the order the sequential runner runs them in
+    first_training = min(order.index(f"vgg16_finetune.{variant}.{step}") for variant in VARIANTS for step in ("cache_features", "train_model"))
+    assert order.index("vgg16_finetune.validate_new_images") < first_training
+    assert order.index("vgg16_finetune.validate_images") < first_training
+
+
+def test_a_missing_new_pictures_folder_stops_the_run_before_any_model_is_trained(finished_run: TempProject) -> None:
+    before_files, before_runs = finished_run.outputs(), finished_run.runs("vgg16_finetune")
+    new = finished_run.path / "data/01_raw/sample_images/vgg16_finetune_new"
+    moved = shutil.move(new, new.with_name("moved_away"))
+    try:
+        with pytest.raises(Exception, match=r"vgg16_finetune_new does not exist") as error:
+            finished_run.run("vgg16_finetune")
+        assert "kedro run --pipeline=sample_images" in str(error.value)  # the catalog's missing_hint
+    finally:
+        shutil.move(moved, new)
+    assert finished_run.outputs() == before_files  # no features, model, evaluation or report version written
+    after_runs = finished_run.runs("vgg16_finetune").set_index("run_id")
+    assert (after_runs.loc[before_runs["run_id"], "status"] == "FINISHED").all()
+    failed = after_runs.drop(index=before_runs["run_id"])  # variants whose model was built before the check failed
+    assert set(failed["status"]) <= {"FAILED"}
+    assert "metrics.train_seconds" not in failed or failed["metrics.train_seconds"].isna().all()

@@ -1,7 +1,7 @@
 """Nodes of ``vgg16_finetune``: transfer learning from a frozen VGG16 or MobileNetV2 base.
 
-Data flow: validate the image folder (``<split>/<class>/<file>``) → (per variant) build the
-full model ``image → preprocess → base → head``, compute the frozen part's output for every
+Data flow: validate the image folder (``<split>/<class>/<file>``) and the folder of new
+pictures (before any training) → (per variant) build the full model ``image → preprocess → base → head``, compute the frozen part's output for every
 image **once** and cache it as a catalog dataset, train the trainable part on the cached
 features, evaluate on the validation folder (the test set: the course's datasets have no
 other) → predict the classes of a folder of new pictures with the best (or the configured)
@@ -30,6 +30,7 @@ import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix
 
 from neural_pipelines.models.transfer import (
     build_transfer_model,
@@ -39,10 +40,10 @@ from neural_pipelines.models.transfer import (
     unfreeze_top_layers,
 )
 from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves
-from neural_pipelines.reporting.classification import binary_metrics, image_grid, misclassified_grid
+from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
 from neural_pipelines.training import fit_from_params, mlflow_metric_history, seed_everything
 from neural_pipelines.training.tfdata import image_file_dataset, load_image_array
-from neural_pipelines.validation import validate_image_folder
+from neural_pipelines.validation import source_of, validate_image_folder
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,30 @@ def validate_images(manifest: pd.DataFrame, classes: list[str], splits: dict[str
     counts = table.groupby(["role", "class_name"]).size()
     logger.info("vgg16_finetune images: %s", ", ".join(f"{role}/{name} {count}" for (role, name), count in counts.items()))
     return table
+
+
+def _relative(path: str, root: str | None) -> str:
+    """``path`` relative to the folder it was listed from (just the file name if it is not below it)."""
+    try:
+        return Path(path).relative_to(root).as_posix() if root else Path(path).name
+    except ValueError:
+        return Path(path).name
+
+
+def validate_new_images(manifest: pd.DataFrame, predict: dict[str, Any]) -> pd.DataFrame:
+    """Check the folder of new pictures up front, before any model is trained.
+
+    Only the predict step, at the end of the run, reads these pictures; a missing or empty
+    folder already stopped the run while loading ``new_images@folder``, and a file that does
+    not decode stops it here (or is left out with ``predict.skip_corrupt``) instead of after
+    all the training. Returns ``file`` (the path below the folder, as the predictions name
+    it), ``filepath`` and ``mode`` per picture.
+    """
+    table = validate_image_folder(manifest, classes=None, skip_corrupt=bool(predict.get("skip_corrupt", False)))
+    if table.empty:
+        raise ValueError(f"No picture in {source_of(manifest, 'the new pictures folder')} can be decoded: nothing to predict.")
+    root = manifest.attrs.get("source")
+    return table.assign(file=[_relative(str(path), root) for path in table["filepath"]])[["file", "filepath", "mode"]]
 
 
 def _role(images: pd.DataFrame, role: str) -> tuple[list[str], np.ndarray]:
@@ -166,8 +191,18 @@ def train_model(
     The trainable part (head, plus block5 when fine-tuning) shares its layer objects with
     ``model``, so ``model`` holds the trained weights afterwards. The record's ``n_params``
     and ``n_trainable_params`` are the full model's; ``feature_seconds`` is the caching time,
-    reported apart from ``train_seconds`` (the fit alone).
+    reported apart from ``train_seconds`` (the fit alone). The record also names the feature
+    layer (``cut_layer``, ``None``: the whole base) and the layers that trained, for the report.
+
+    ``training["patience"]`` must be ``None``: the ``val_`` data is the test set (the datasets
+    have no third split), and early stopping on it would let the test set choose the epoch.
     """
+    if training.get("patience") is not None:
+        raise ValueError(
+            f"training.patience is {training['patience']!r} for {model.name}; set it to null in {PARAMS_FILE}: "
+            "validation is the test set here (the datasets have no third split), so stopping early on it "
+            "would let the test set choose the epoch."
+        )
     _, top = split_at(model, feature_settings.get("cut_layer"))
     top.compile(optimizer=_copy_optimizer(model), loss="binary_crossentropy", metrics=["accuracy"])
     seed_everything(seed)
@@ -177,6 +212,8 @@ def train_model(
         "n_trainable_params": trainable_count(model),
         "feature_seconds": round(float(features["seconds"]), 3),
         "feature_shape": list(features["x_train"].shape[1:]),
+        "cut_layer": feature_settings.get("cut_layer"),
+        "trained_layers": [layer.name for layer in top.layers if layer.trainable_weights],
         # how much the cached features vary between training images (mean per-feature
         # standard deviation); ~0 means the frozen part gives every image the same features
         "feature_spread": float(features["x_train"].reshape(len(features["x_train"]), -1).std(axis=0).mean()),
@@ -232,9 +269,9 @@ def evaluate_model(  # noqa: PLR0913
     y_true = features["y_test"].astype(np.int64)
     if not np.array_equal(y_true, labels.astype(np.int64)):
         raise RuntimeError("The cached features' labels are not the validated images' labels: the image folder changed; run the pipeline again.")
-    predicted = (probabilities >= threshold).astype(np.uint8)
+    predicted = binary_predictions(probabilities, threshold).astype(np.uint8)
     metrics = binary_metrics(y_true, probabilities, threshold)
-    matrix = [[int(np.sum((y_true == truth) & (predicted == guess))) for guess in (0, 1)] for truth in (0, 1)]
+    matrix = confusion_matrix(y_true, predicted, labels=[0, 1]).tolist()  # rows: true class, columns: predicted
     results = {
         **{f"test_{name}": value for name, value in metrics.items()},
         "n_test": len(y_true),
@@ -275,6 +312,8 @@ def record_results(evaluation: dict[str, Any], fit: dict[str, Any]) -> tuple[dic
         "n_params": fit["n_params"],
         "n_trainable_params": fit["n_trainable_params"],
         "feature_shape": fit["feature_shape"],
+        "cut_layer": fit["cut_layer"],
+        "trained_layers": fit["trained_layers"],
         "feature_spread": fit["feature_spread"],
         "history": fit["history"],
         "confusion_matrix": evaluation["confusion_matrix"],
@@ -310,14 +349,6 @@ def choose_model(summaries: dict[str, dict[str, Any]], configured: str | None) -
     return str(rank_models(summaries)["model"].iloc[0])
 
 
-def _relative(path: str, root: str | None) -> str:
-    """``path`` relative to the folder it was listed from (just the file name if it is not below it)."""
-    try:
-        return Path(path).relative_to(root).as_posix() if root else Path(path).name
-    except ValueError:
-        return Path(path).name
-
-
 def predict_new_images(  # noqa: PLR0913
     manifest: pd.DataFrame,
     summaries: dict[str, dict[str, Any]],
@@ -328,21 +359,19 @@ def predict_new_images(  # noqa: PLR0913
 ) -> pd.DataFrame:
     """Per-file predictions for a folder of new pictures: ``file, predicted_class, confidence, model``.
 
-    Every file is decoded first (a corrupt one stops the run, or is skipped with
-    ``skip_corrupt``). The sigmoid output p is P(``classes[1]``): the predicted class is
-    ``classes[1]`` when p ≥ ``threshold``, and the confidence is the probability of the
+    ``manifest`` is :func:`validate_new_images`' table (checked before training). The
+    sigmoid output p is P(``classes[1]``): the predicted class is ``classes[1]`` when p ≥ ``threshold``, and the confidence is the probability of the
     predicted class, max(p, 1 − p) at the default threshold 0.5.
     """
-    files = validate_image_folder(manifest, classes=None, skip_corrupt=bool(predict.get("skip_corrupt", False)))
     name = choose_model(summaries, predict.get("model"))
     threshold = float(predict.get("threshold", 0.5))
-    paths = files["filepath"].astype(str).tolist()
+    paths = manifest["filepath"].astype(str).tolist()
     batches = image_file_dataset(paths, None, image_size=image_size, batch_size=int(predict["batch_size"]), cache=False)
     p = _call(models[name], batches).astype(np.float64)
-    positive = p >= threshold
+    positive = binary_predictions(p, threshold).astype(bool)
     table = pd.DataFrame(
         {
-            "file": [_relative(path, manifest.attrs.get("source")) for path in paths],
+            "file": manifest["file"].astype(str).tolist(),
             "predicted_class": np.where(positive, classes[1], classes[0]),
             "confidence": np.where(positive, p, 1.0 - p).round(6),
             "model": name,
@@ -369,7 +398,7 @@ def _weights_note(settings: dict[str, dict[str, Any]]) -> tuple[str, bool]:
 
 def predictions_grid(new_images: pd.DataFrame, new_predictions: pd.DataFrame, image_size: list[int]) -> Figure:
     """The new pictures, each captioned with its predicted class and confidence."""
-    paths = {_relative(str(path), new_images.attrs.get("source")): str(path) for path in new_images["filepath"]}
+    paths = dict(zip(new_images["file"].astype(str), new_images["filepath"].astype(str), strict=True))
     rows = list(new_predictions.itertuples())
     pictures = load_image_array([paths[row.file] for row in rows], image_size)
     model = rows[0].model if rows else "no model"
@@ -392,7 +421,7 @@ def build_report(  # noqa: PLR0913
     Figures: accuracy and loss learning curves of every variant, the best variant's most
     confident mistakes on the test set, and the new pictures with their predictions.
     ``settings`` holds each variant's base model parameters (architecture, ``weights``);
-    ``new_images`` is the manifest of the folder that ``new_predictions`` covers.
+    ``new_images`` is the validated table of the pictures that ``new_predictions`` covers.
     """
     ranking = rank_models(summaries)
     best = str(ranking["model"].iloc[0])
@@ -416,6 +445,13 @@ def build_report(  # noqa: PLR0913
     figures = (accuracy_figure, loss_figure, mistakes_figure, new_figure)
     html = render_report(ranking, summaries, settings, images, new_predictions, classes, image_size, reporting, figures)
     return ranking, accuracy_figure, loss_figure, mistakes_figure, new_figure, html
+
+
+def _trained_part(name: str, summary: dict[str, Any]) -> str:
+    """``fine_tuning: block5_conv1, block5_conv2, block5_conv3, head on the cached block4_pool output`` (from the summary)."""
+    cut = summary["cut_layer"]
+    source = f"the cached {cut} output" if cut else "the cached output of the whole base"
+    return f"{name}: {', '.join(summary['trained_layers'])} on {source}"
 
 
 def render_report(  # noqa: PLR0913
@@ -472,11 +508,11 @@ def render_report(  # noqa: PLR0913
         "accuracy unless predict.model names one), so that variant's test accuracy is an optimistic estimate."
     )
     report.paragraph(
-        "feature_seconds: one forward pass of the frozen part over all images, cached as a catalog dataset "
-        "(data/04_feature/vgg16_finetune/). train_seconds: fitting the trainable part on the cached features "
-        "(feature_extraction and mobilenet_v2: the head; fine_tuning: VGG16's block5 and the head, on the cached "
-        "block4_pool output, starting from feature_extraction's trained head). n_params and n_trainable_params are "
-        "the full model's (image → preprocess → base → head), the model that is saved and logged."
+        "feature_seconds: one forward pass of the frozen part over all images, cached as the variant's features "
+        "dataset. train_seconds: fitting the trainable part on the cached features ("
+        + "; ".join(_trained_part(name, summary) for name, summary in summaries.items())
+        + "). n_params and n_trainable_params are the full model's (image → preprocess → base → head), the model "
+        "that is saved and logged."
     )
     report.heading("Data")
     counts = images.groupby(["role", "split", "class_name"]).size()

@@ -130,7 +130,7 @@ def report_pipeline() -> Pipeline:
             Node(
                 nodes.predict_new_images,
                 {
-                    "manifest": full("new_images@folder"),
+                    "manifest": full("new_image_manifest"),
                     "summaries": full("summaries"),
                     "models": full("models"),
                     "classes": f"params:{full('classes')}",
@@ -148,7 +148,7 @@ def report_pipeline() -> Pipeline:
                     "predictions": full("predictions"),
                     "settings": full("model_settings"),
                     "images": full("images"),
-                    "new_images": full("new_images@folder"),
+                    "new_images": full("new_image_manifest"),
                     "new_predictions": full("new_image_predictions"),
                     "classes": f"params:{full('classes')}",
                     "image_size": f"params:{full('image_size')}",
@@ -163,7 +163,13 @@ def report_pipeline() -> Pipeline:
 
 
 def data_pipeline() -> Pipeline:
-    """Validate the image folder and label every image."""
+    """Validate the image folder and label every image; check the new pictures too.
+
+    Only the predict step at the very end reads the new pictures, but they are validated
+    here: both nodes read raw folders only, so they come first in the topological order,
+    before any variant's ``cache_features`` or ``train_model``, and a missing folder or a
+    corrupt picture stops the run before any training instead of after it.
+    """
     return Pipeline(
         [
             Node(
@@ -171,7 +177,8 @@ def data_pipeline() -> Pipeline:
                 ["raw_images@folder", "params:classes", "params:splits", "params:ingest"],
                 "images",
                 name="validate_images",
-            )
+            ),
+            Node(nodes.validate_new_images, ["new_images@folder", "params:predict"], "new_image_manifest", name="validate_new_images"),
         ]
     )
 
