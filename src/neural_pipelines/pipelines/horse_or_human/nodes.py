@@ -243,11 +243,6 @@ def record_results(evaluation: dict[str, Any], fit: dict[str, Any]) -> tuple[dic
 COMPARISON_COLUMNS = ("n_params", "test_accuracy", "test_auc", "train_accuracy", "accuracy_gap", "train_seconds", "epochs")
 
 
-def collect(**items: Any) -> dict[str, Any]:
-    """Every variant's item (summary, predictions or model) in one dict keyed by variant name."""
-    return items
-
-
 def gap_verdict(summaries: dict[str, dict[str, Any]]) -> str:
     """Both train–validation accuracy gaps in words, and whether augmentation reduced the gap.
 

@@ -13,6 +13,7 @@ transcoding, so ``kedro run`` runs the generator first); in ``full`` the course'
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.horse_or_human import nodes
+from neural_pipelines.pipelines.variants import collect, namespaced
 
 PIPELINE = "horse_or_human"
 VARIANTS = ("cnn", "cnn_augmented")
@@ -27,16 +28,6 @@ SHARED_PARAMS = {
     "params:evaluation",
     "params:reporting",
 }
-
-
-def namespaced(template: Pipeline, name: str) -> Pipeline:
-    """The template in namespace ``name``, reading the shared data and parameters it uses."""
-    return Pipeline(
-        template,
-        namespace=name,
-        inputs=SHARED_DATA & template.inputs(),
-        parameters=SHARED_PARAMS & template.inputs(),
-    )
 
 
 def variant_template() -> Pipeline:
@@ -100,7 +91,7 @@ def report_pipeline() -> Pipeline:
         [
             *(
                 Node(
-                    nodes.collect,
+                    collect,
                     {variant: full(f"{variant}.{item}") for variant in VARIANTS},
                     full(collection),
                     name=f"collect_{collection}",
@@ -131,6 +122,6 @@ def report_pipeline() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``horse_or_human`` namespace."""
-    variants = [namespaced(variant_template(), name) for name in VARIANTS]
+    variants = [namespaced(variant_template(), name, SHARED_DATA, SHARED_PARAMS) for name in VARIANTS]
     experiment = Pipeline([data_pipeline(), *variants], namespace=PIPELINE)
     return experiment + report_pipeline()

@@ -466,11 +466,6 @@ COMPARISON_COLUMNS = (
 )
 
 
-def collect_summaries(**summaries: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every variant's summary in one record, keyed by variant name."""
-    return summaries
-
-
 def compare_models(summaries: dict[str, dict[str, Any]], report: dict[str, Any]) -> pd.DataFrame:
     """One row per model, best (lowest ``report.rank_by``) first."""
     return comparison_table(summaries, COMPARISON_COLUMNS, sort_by=report["rank_by"])

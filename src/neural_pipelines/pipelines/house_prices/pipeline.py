@@ -13,6 +13,7 @@ its own ``house_prices.mlp_course.features`` (the course's numeric-only recipe).
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.house_prices import nodes
+from neural_pipelines.pipelines.variants import collect, namespaced
 
 PIPELINE = "house_prices"
 NETWORKS = ("mlp_course", "mlp", "wide_deep")
@@ -27,15 +28,9 @@ SHARED_DATA = {"houses_split"}
 SHARED_PARAMS = {"params:ingest", "params:seed"}
 
 
-def namespaced(template: Pipeline, name: str) -> Pipeline:
-    """The template in namespace ``name``, reading the shared data and parameters it uses."""
-    shared_params = SHARED_PARAMS if name in OWN_FEATURES else SHARED_PARAMS | {"params:features"}
-    return Pipeline(
-        template,
-        namespace=name,
-        inputs=SHARED_DATA & template.inputs(),
-        parameters=shared_params & template.inputs(),
-    )
+def shared_params(name: str) -> set[str]:
+    """Parameters a variant reads un-prefixed: the shared ones, plus the feature settings unless it has its own."""
+    return SHARED_PARAMS if name in OWN_FEATURES else SHARED_PARAMS | {"params:features"}
 
 
 def features() -> list[Node]:
@@ -139,7 +134,7 @@ def report_pipeline() -> Pipeline:
     return Pipeline(
         [
             Node(
-                nodes.collect_summaries,
+                collect,
                 {name: full(f"{name}.summary") for name in VARIANTS},
                 full("summaries"),
                 name="collect_summaries",
@@ -188,7 +183,7 @@ def report_pipeline() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``house_prices`` namespace."""
-    networks = [namespaced(network_template(), name) for name in NETWORKS]
-    baselines = [namespaced(baseline_template(), name) for name in BASELINES]
+    networks = [namespaced(network_template(), name, SHARED_DATA, shared_params(name)) for name in NETWORKS]
+    baselines = [namespaced(baseline_template(), name, SHARED_DATA, shared_params(name)) for name in BASELINES]
     experiment = Pipeline([data_pipeline(), *networks, *baselines], namespace=PIPELINE)
     return experiment + report_pipeline()

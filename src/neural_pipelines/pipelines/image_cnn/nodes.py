@@ -378,11 +378,6 @@ def record_results(evaluation: dict[str, Any], fit: dict[str, Any]) -> tuple[dic
 COMPARISON_COLUMNS = ("n_params", "test_accuracy", "test_f1_macro", "train_seconds", "epochs_run")
 
 
-def collect(**items: Any) -> dict[str, Any]:
-    """Every variant's item (summary, predictions or model) in one dict keyed by variant name."""
-    return items
-
-
 def rank_models(summaries: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """The comparison table, best test accuracy first (fewer parameters first on a tie)."""
     table = comparison_table(summaries, COMPARISON_COLUMNS)

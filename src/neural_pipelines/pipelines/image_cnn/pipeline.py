@@ -9,6 +9,7 @@ optimizers and epochs of every variant are in ``parameters_image_cnn.yml``.
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.image_cnn import nodes
+from neural_pipelines.pipelines.variants import collect, namespaced
 
 PIPELINE = "image_cnn"
 VARIANTS = ("dnn", "cnn", "cnn_dnn", "deep_cnn", "mnist_cnn")
@@ -16,16 +17,6 @@ VARIANTS = ("dnn", "cnn", "cnn_dnn", "deep_cnn", "mnist_cnn")
 # Datasets and parameters every variant shares stay outside the variant namespaces.
 SHARED_DATA = {"splits"}
 SHARED_PARAMS = {"params:seed", "params:classes", "params:image_shape", "params:evaluation"}
-
-
-def namespaced(template: Pipeline, name: str) -> Pipeline:
-    """The template in namespace ``name``, reading the shared data and parameters it uses."""
-    return Pipeline(
-        template,
-        namespace=name,
-        inputs=SHARED_DATA & template.inputs(),
-        parameters=SHARED_PARAMS & template.inputs(),
-    )
 
 
 def variant_template() -> Pipeline:
@@ -85,7 +76,7 @@ def report_pipeline() -> Pipeline:
         [
             *(
                 Node(
-                    nodes.collect,
+                    collect,
                     {variant: full(f"{variant}.{item}") for variant in VARIANTS},
                     full(collection),
                     name=f"collect_{collection}",
@@ -126,6 +117,6 @@ def report_pipeline() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``image_cnn`` namespace."""
-    variants = [namespaced(variant_template(), name) for name in VARIANTS]
+    variants = [namespaced(variant_template(), name, SHARED_DATA, SHARED_PARAMS) for name in VARIANTS]
     experiment = Pipeline([data_pipeline(), *variants], namespace=PIPELINE)
     return experiment + report_pipeline()

@@ -386,11 +386,6 @@ def record_results(evaluation: dict[str, Any], fit: dict[str, Any] | None = None
 COMPARISON_COLUMNS = ("n_params", "test_mse", "test_mae", "test_rmse", "train_seconds", "epochs_run")
 
 
-def collect_summaries(**summaries: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every variant's summary in one record, keyed by variant name."""
-    return summaries
-
-
 def plot_test_week(
     scaled: pd.DataFrame, windows: dict[str, np.ndarray], scaler: MinMaxScaler, predictions: dict[str, np.ndarray]
 ) -> Figure:

@@ -9,6 +9,7 @@ run. Variant names come from ``parameters_traffic_lstm.yml``.
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.traffic_lstm import nodes
+from neural_pipelines.pipelines.variants import collect, namespaced
 
 PIPELINE = "traffic_lstm"
 NETWORKS = ("dense", "simple_rnn", "lstm")
@@ -17,16 +18,6 @@ BASELINES = ("persistence", "seasonal_naive_24h", "seasonal_naive_168h")
 # Datasets and parameters every variant shares stay outside the variant namespaces.
 SHARED_DATA = {"windows", "scaled_series", "scaler"}
 SHARED_PARAMS = {"params:preprocessing", "params:training", "params:seed"}
-
-
-def namespaced(template: Pipeline, name: str) -> Pipeline:
-    """The template in namespace ``name``, reading the shared data and parameters it uses."""
-    return Pipeline(
-        template,
-        namespace=name,
-        inputs=SHARED_DATA & template.inputs(),
-        parameters=SHARED_PARAMS & template.inputs(),
-    )
 
 
 def scoring(record_inputs: list[str]) -> list[Node]:
@@ -104,7 +95,7 @@ def report_pipeline() -> Pipeline:
     return Pipeline(
         [
             Node(
-                nodes.collect_summaries,
+                collect,
                 {name: full(f"{name}.summary") for name in variants},
                 full("summaries"),
                 name="collect_summaries",
@@ -130,7 +121,7 @@ def report_pipeline() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``traffic_lstm`` namespace."""
-    networks = [namespaced(network_template(), name) for name in NETWORKS]
-    baselines = [namespaced(baseline_template(), name) for name in BASELINES]
+    networks = [namespaced(network_template(), name, SHARED_DATA, SHARED_PARAMS) for name in NETWORKS]
+    baselines = [namespaced(baseline_template(), name, SHARED_DATA, SHARED_PARAMS) for name in BASELINES]
     experiment = Pipeline([data_pipeline(), *networks, *baselines], namespace=PIPELINE)
     return experiment + report_pipeline()

@@ -326,11 +326,6 @@ def record_results(evaluation: dict[str, Any], fit: dict[str, Any]) -> tuple[dic
 # --- across variants: predict new images, report ------------------------------------
 
 
-def collect(**items: Any) -> dict[str, Any]:
-    """Every variant's item (summary, predictions, model, settings) in one dict keyed by variant name."""
-    return items
-
-
 def rank_models(summaries: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """The comparison table, best test accuracy first (then AUC; fewer trainable parameters on a tie)."""
     columns = ("n_params", "n_trainable_params", "test_accuracy", "test_auc", "test_loss", "train_seconds", "feature_seconds", "epochs")

@@ -12,6 +12,7 @@ Architectures, weights, optimizers and epochs are in ``parameters_vgg16_finetune
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.vgg16_finetune import nodes
+from neural_pipelines.pipelines.variants import collect, namespaced
 
 PIPELINE = "vgg16_finetune"
 VARIANTS = ("feature_extraction", "fine_tuning", "mobilenet_v2")
@@ -19,16 +20,6 @@ VARIANTS = ("feature_extraction", "fine_tuning", "mobilenet_v2")
 # Datasets and parameters every variant shares stay outside the variant namespaces.
 SHARED_DATA = {"images", "feature_extraction.model"}
 SHARED_PARAMS = {"params:seed", "params:image_size", "params:evaluation", "params:feature_extraction.model"}
-
-
-def namespaced(template: Pipeline, name: str) -> Pipeline:
-    """The template in namespace ``name``, reading the shared data and parameters it uses."""
-    return Pipeline(
-        template,
-        namespace=name,
-        inputs=SHARED_DATA & template.inputs(),
-        parameters=SHARED_PARAMS & template.inputs(),
-    )
 
 
 def train_and_evaluate() -> list[Node]:
@@ -112,7 +103,7 @@ def report_pipeline() -> Pipeline:
         [
             *(
                 Node(
-                    nodes.collect,
+                    collect,
                     {variant: full(f"{variant}.{item}") for variant in VARIANTS},
                     full(collection),
                     name=f"collect_{collection}",
@@ -121,7 +112,7 @@ def report_pipeline() -> Pipeline:
                 for collection, item in collected.items()
             ),
             Node(
-                nodes.collect,
+                collect,
                 {variant: f"params:{full(source)}" for variant, source in settings.items()},
                 full("model_settings"),
                 name="collect_model_settings",
@@ -186,9 +177,9 @@ def data_pipeline() -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``vgg16_finetune`` namespace."""
     variants = [
-        namespaced(new_head_template(), "feature_extraction"),
-        namespaced(fine_tuning_template(), "fine_tuning"),
-        namespaced(new_head_template(), "mobilenet_v2"),
+        namespaced(new_head_template(), "feature_extraction", SHARED_DATA, SHARED_PARAMS),
+        namespaced(fine_tuning_template(), "fine_tuning", SHARED_DATA, SHARED_PARAMS),
+        namespaced(new_head_template(), "mobilenet_v2", SHARED_DATA, SHARED_PARAMS),
     ]
     experiment = Pipeline([data_pipeline(), *variants], namespace=PIPELINE)
     return experiment + report_pipeline()
