@@ -7,9 +7,10 @@ becomes one nested MLflow run (see ``hooks.MlflowVariantRunsHook``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 
 
 def namespaced(template: Pipeline, name: str, shared_data: set[str], shared_params: set[str]) -> Pipeline:
@@ -25,3 +26,21 @@ def namespaced(template: Pipeline, name: str, shared_data: set[str], shared_para
 def collect(**items: Any) -> dict[str, Any]:
     """Every variant's item (summary, predictions, model …) in one dict keyed by variant name."""
     return items
+
+
+def collect_nodes(pipeline: str, variants: Sequence[str], collected: dict[str, str]) -> list[Node]:
+    """One ``collect_<collection>`` node per entry of ``collected`` (collection → per-variant item).
+
+    ``{"summaries": "summary"}`` gathers ``<pipeline>.<variant>.summary`` of every variant into
+    ``<pipeline>.summaries``, keyed by variant, for the report nodes that read across variants.
+    """
+    return [
+        Node(
+            collect,
+            {variant: f"{pipeline}.{variant}.{item}" for variant in variants},
+            f"{pipeline}.{collection}",
+            name=f"collect_{collection}",
+            namespace=pipeline,
+        )
+        for collection, item in collected.items()
+    ]

@@ -13,7 +13,7 @@ transcoding, so ``kedro run`` runs the generator first); in ``full`` the course'
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.horse_or_human import nodes
-from neural_pipelines.pipelines.variants import collect, namespaced
+from neural_pipelines.pipelines.variants import collect_nodes, namespaced
 
 PIPELINE = "horse_or_human"
 VARIANTS = ("cnn", "cnn_augmented")
@@ -89,16 +89,7 @@ def report_pipeline() -> Pipeline:
     collected = {"summaries": "summary", "all_predictions": "predictions", "models": "model"}
     return Pipeline(
         [
-            *(
-                Node(
-                    collect,
-                    {variant: full(f"{variant}.{item}") for variant in VARIANTS},
-                    full(collection),
-                    name=f"collect_{collection}",
-                    namespace=PIPELINE,
-                )
-                for collection, item in collected.items()
-            ),
+            *collect_nodes(PIPELINE, VARIANTS, collected),
             Node(
                 nodes.build_report,
                 {

@@ -13,7 +13,7 @@ its own ``house_prices.mlp_course.features`` (the course's numeric-only recipe).
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.house_prices import nodes
-from neural_pipelines.pipelines.variants import collect, namespaced
+from neural_pipelines.pipelines.variants import collect_nodes, namespaced
 
 PIPELINE = "house_prices"
 NETWORKS = ("mlp_course", "mlp", "wide_deep")
@@ -133,13 +133,7 @@ def report_pipeline() -> Pipeline:
 
     return Pipeline(
         [
-            Node(
-                collect,
-                {name: full(f"{name}.summary") for name in VARIANTS},
-                full("summaries"),
-                name="collect_summaries",
-                namespace=PIPELINE,
-            ),
+            *collect_nodes(PIPELINE, VARIANTS, {"summaries": "summary"}),
             Node(
                 nodes.compare_models,
                 [full("summaries"), param("report")],

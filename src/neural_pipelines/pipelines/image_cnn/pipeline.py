@@ -9,7 +9,7 @@ optimizers and epochs of every variant are in ``parameters_image_cnn.yml``.
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.image_cnn import nodes
-from neural_pipelines.pipelines.variants import collect, namespaced
+from neural_pipelines.pipelines.variants import collect_nodes, namespaced
 
 PIPELINE = "image_cnn"
 VARIANTS = ("dnn", "cnn", "cnn_dnn", "deep_cnn", "mnist_cnn")
@@ -74,16 +74,7 @@ def report_pipeline() -> Pipeline:
     collected = {"summaries": "summary", "predictions": "test_predictions", "models": "model"}
     return Pipeline(
         [
-            *(
-                Node(
-                    collect,
-                    {variant: full(f"{variant}.{item}") for variant in VARIANTS},
-                    full(collection),
-                    name=f"collect_{collection}",
-                    namespace=PIPELINE,
-                )
-                for collection, item in collected.items()
-            ),
+            *collect_nodes(PIPELINE, VARIANTS, collected),
             Node(
                 nodes.build_report,
                 {

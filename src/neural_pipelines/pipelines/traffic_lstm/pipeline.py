@@ -9,7 +9,7 @@ run. Variant names come from ``parameters_traffic_lstm.yml``.
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.traffic_lstm import nodes
-from neural_pipelines.pipelines.variants import collect, namespaced
+from neural_pipelines.pipelines.variants import collect_nodes, namespaced
 
 PIPELINE = "traffic_lstm"
 NETWORKS = ("dense", "simple_rnn", "lstm")
@@ -94,13 +94,7 @@ def report_pipeline() -> Pipeline:
     variants = NETWORKS + BASELINES
     return Pipeline(
         [
-            Node(
-                collect,
-                {name: full(f"{name}.summary") for name in variants},
-                full("summaries"),
-                name="collect_summaries",
-                namespace=PIPELINE,
-            ),
+            *collect_nodes(PIPELINE, variants, {"summaries": "summary"}),
             Node(
                 nodes.build_report,
                 {

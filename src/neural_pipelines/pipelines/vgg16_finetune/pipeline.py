@@ -12,7 +12,7 @@ Architectures, weights, optimizers and epochs are in ``parameters_vgg16_finetune
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.vgg16_finetune import nodes
-from neural_pipelines.pipelines.variants import collect, namespaced
+from neural_pipelines.pipelines.variants import collect, collect_nodes, namespaced
 
 PIPELINE = "vgg16_finetune"
 VARIANTS = ("feature_extraction", "fine_tuning", "mobilenet_v2")
@@ -101,16 +101,7 @@ def report_pipeline() -> Pipeline:
     }
     return Pipeline(
         [
-            *(
-                Node(
-                    collect,
-                    {variant: full(f"{variant}.{item}") for variant in VARIANTS},
-                    full(collection),
-                    name=f"collect_{collection}",
-                    namespace=PIPELINE,
-                )
-                for collection, item in collected.items()
-            ),
+            *collect_nodes(PIPELINE, VARIANTS, collected),
             Node(
                 collect,
                 {variant: f"params:{full(source)}" for variant, source in settings.items()},
