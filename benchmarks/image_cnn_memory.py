@@ -128,7 +128,7 @@ def main() -> int:
         log = project / "kedro_run.log"
         started = time.perf_counter()
         with log.open("w") as output:
-            child = subprocess.Popen(command, cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
+            child = subprocess.Popen(command, cwd=project, env=env, stdout=output, stderr=subprocess.STDOUT)
             sampler = RssSampler(child.pid, log)
             sampler.start()
             status = child.wait()

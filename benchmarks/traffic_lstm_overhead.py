@@ -55,7 +55,6 @@ def run_nodes(project: Path, nodes: list[str], epochs: int) -> float:
 
 def plain_keras(project: Path, epochs: int, params: dict) -> float:
     """The same model, arrays and settings in a plain Keras script: build, fit, save."""
-    import keras
     import numpy as np
 
     from neural_pipelines.models.forecasting import build_forecaster

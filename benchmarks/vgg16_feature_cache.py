@@ -119,15 +119,23 @@ def main() -> int:
         cached_times = EpochTimes()
         seed_everything(seed)
         top.fit(
-            features["x_train"], features["y_train"], batch_size=batch_size, epochs=args.epochs,
-            validation_data=(features["x_test"], features["y_test"]), callbacks=[cached_times], verbose=0,
+            features["x_train"],
+            features["y_train"],
+            batch_size=batch_size,
+            epochs=args.epochs,
+            validation_data=(features["x_test"], features["y_test"]),
+            callbacks=[cached_times],
+            verbose=0,
         )
 
         # frozen base every epoch: the full model on the images
         model = nodes.build_model(settings["model"], settings["optimizer"], image_size, seed)
         train, test = (
             image_file_dataset(
-                rows["filepath"].tolist(), rows["label"].to_numpy(np.float32), image_size=image_size, batch_size=batch_size,
+                rows["filepath"].tolist(),
+                rows["label"].to_numpy(np.float32),
+                image_size=image_size,
+                batch_size=batch_size,
                 shuffle_seed=seed if role == "train" else None,
             )
             for role, rows in ((role, images[images["role"] == role]) for role in ("train", "test"))
@@ -149,7 +157,10 @@ def main() -> int:
     print(f"  one-off feature caching (frozen base, all images once): {cache_seconds:8.2f} s")
     print(f"  head on cached features:            {cached:8.3f} s/epoch  (epochs: {', '.join(f'{s:.3f}' for s in cached_times.seconds)})")
     print(f"  full model, frozen base each epoch: {full:8.3f} s/epoch  (epochs: {', '.join(f'{s:.2f}' for s in full_times.seconds)})")
-    print(f"  ratio: {ratio:.0f}× faster per epoch on cached features (target ≥ {TARGET:.0f}×); caching pays for itself after {payback:.1f} epochs")
+    print(
+        f"  ratio: {ratio:.0f}× faster per epoch on cached features (target ≥ {TARGET:.0f}×); "
+        f"caching pays for itself after {payback:.1f} epochs"
+    )
     return 0 if ratio >= TARGET else 1
 
 

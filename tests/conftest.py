@@ -62,9 +62,7 @@ class TempProject:
     def outputs(self, pattern: str = "**/*") -> dict[str, bytes]:
         """Every file under ``data/`` matching ``pattern``, path → content."""
         return {
-            str(path.relative_to(self.path)): path.read_bytes()
-            for path in sorted((self.path / "data").glob(pattern))
-            if path.is_file()
+            str(path.relative_to(self.path)): path.read_bytes() for path in sorted((self.path / "data").glob(pattern)) if path.is_file()
         }
 
 

@@ -56,7 +56,7 @@ def test_a_raw_entry_without_provenance_is_the_users_own_file() -> None:
 
 
 def test_an_unknown_data_source_is_refused() -> None:
-    with pytest.raises(ValueError, match="metadata.data_source='internet'"):
+    with pytest.raises(ValueError, match=r"metadata\.data_source='internet'"):
         provenance({"type": "pandas.CSVDataset", "filepath": "x.csv", "metadata": {"data_source": "internet"}})
 
 
@@ -65,8 +65,16 @@ def test_provenance_of_a_generated_input_that_another_pipeline_writes_in_the_sam
     # so the raw entry is no free input of the whole run; demo's own nodes still read it.
     catalog = DataCatalog.from_config(
         {
-            "demo.raw@generated": {"type": "pickle.PickleDataset", "filepath": "g.pkl", "metadata": {"data_source": "generated", "dataset": "drawn"}},
-            "demo.raw@folder": {"type": "pickle.PickleDataset", "filepath": "g.pkl", "metadata": {"data_source": "generated", "dataset": "drawn"}},
+            "demo.raw@generated": {
+                "type": "pickle.PickleDataset",
+                "filepath": "g.pkl",
+                "metadata": {"data_source": "generated", "dataset": "drawn"},
+            },
+            "demo.raw@folder": {
+                "type": "pickle.PickleDataset",
+                "filepath": "g.pkl",
+                "metadata": {"data_source": "generated", "dataset": "drawn"},
+            },
         }
     )
     whole_run = Pipeline(
@@ -88,15 +96,25 @@ def test_weights_parameters_become_run_tags_and_none_is_spelled_out() -> None:
 def test_provenance_ignores_raw_inputs_that_no_model_variant_depends_on() -> None:
     catalog = DataCatalog.from_config(
         {
-            "demo.images": {"type": "pickle.PickleDataset", "filepath": "i.pkl", "metadata": {"data_source": "generated", "dataset": "drawn"}},
-            "demo.added_pictures": {"type": "pickle.PickleDataset", "filepath": "n.pkl", "metadata": {"data_source": "user", "dataset": "mine"}},
+            "demo.images": {
+                "type": "pickle.PickleDataset",
+                "filepath": "i.pkl",
+                "metadata": {"data_source": "generated", "dataset": "drawn"},
+            },
+            "demo.added_pictures": {
+                "type": "pickle.PickleDataset",
+                "filepath": "n.pkl",
+                "metadata": {"data_source": "user", "dataset": "mine"},
+            },
         }
     )
     pipeline = Pipeline(
         [
             Node(identity, "demo.images", "demo.splits", namespace="demo", name="split"),
             Node(identity, "demo.splits", "demo.cnn.model", namespace="demo.cnn", name="train"),
-            Node(lambda model, pictures: 0, ["demo.cnn.model", "demo.added_pictures"], "demo.predictions", namespace="demo", name="predict"),
+            Node(
+                lambda model, pictures: 0, ["demo.cnn.model", "demo.added_pictures"], "demo.predictions", namespace="demo", name="predict"
+            ),
         ]
     )
     assert data_provenance("demo", pipeline, catalog) == {"data_source": "generated", "dataset": "drawn"}

@@ -1,4 +1,5 @@
-"""``validate_image_folder``: folders as configured, every file decoded (in a format TensorFlow reads), bad files named (or skipped, logged)."""
+"""``validate_image_folder``: folders as configured, every file decoded (in a format TensorFlow
+reads), bad files named (or skipped, logged)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def test_labels_follow_the_class_order_and_modes_are_recorded(tmp_path: Path) ->
     checked = validate_image_folder(manifest(root), ["humans", "horses"], SPLITS, skip_corrupt=False)
     assert len(checked) == 11
     assert (checked["label"] == (checked["class_name"] == "horses").astype(int)).all()  # humans first → label 0
-    modes = dict(zip(checked["filepath"].map(lambda path: Path(path).name), checked["mode"]))
+    modes = dict(zip(checked["filepath"].map(lambda path: Path(path).name), checked["mode"], strict=False))
     assert (modes["gray.png"], modes["alpha.png"], modes["palette.png"], modes["0.png"]) == ("L", "RGBA", "P", "RGB")
     assert checked.attrs["source"] == str(root)
 

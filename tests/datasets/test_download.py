@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from kedro.io import DatasetError
@@ -20,9 +21,9 @@ SHA256 = hashlib.sha256(CSV_GZ).hexdigest()
 
 
 class Handler(BaseHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         Handler.requests.append(self.path)
         if self.path == "/traffic.csv.gz":
             self.send_response(200)
@@ -53,9 +54,7 @@ def server() -> Iterator[str]:
 
 
 def dataset(url: str, target: Path, sha256: str | None = SHA256) -> DownloadedFileDataset:
-    return DownloadedFileDataset(
-        url=url, filepath=str(target), sha256=sha256, timeout=5, dataset={"type": "pandas.CSVDataset"}
-    )
+    return DownloadedFileDataset(url=url, filepath=str(target), sha256=sha256, timeout=5, dataset={"type": "pandas.CSVDataset"})
 
 
 def test_downloads_once_checks_and_reads(server: str, tmp_path: Path) -> None:
@@ -77,7 +76,7 @@ def test_checksum_mismatch_keeps_nothing(server: str, tmp_path: Path) -> None:
 
 def test_interrupted_download_keeps_nothing_and_a_rerun_recovers(server: str, tmp_path: Path) -> None:
     target = tmp_path / "traffic.csv.gz"
-    with pytest.raises(DatasetError, match="Could not download .*truncated"):
+    with pytest.raises(DatasetError, match=r"Could not download .*truncated"):
         dataset(f"{server}/truncated.csv.gz", target, sha256=None).load()
     assert list(tmp_path.iterdir()) == []
     assert dataset(f"{server}/traffic.csv.gz", target).load()["traffic_volume"].sum() == 1971
@@ -86,7 +85,7 @@ def test_interrupted_download_keeps_nothing_and_a_rerun_recovers(server: str, tm
 def test_a_corrupt_cached_file_is_refused_not_trusted(server: str, tmp_path: Path) -> None:
     target = tmp_path / "traffic.csv.gz"
     target.write_bytes(b"not what was downloaded")
-    with pytest.raises(DatasetError, match="does not match sha256 .* delete it to download it again"):
+    with pytest.raises(DatasetError, match=r"does not match sha256 .* delete it to download it again"):
         dataset(f"{server}/traffic.csv.gz", target).load()
 
 

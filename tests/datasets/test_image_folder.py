@@ -64,7 +64,7 @@ def test_a_failed_save_keeps_the_previous_folder_untouched(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("key", ["horses/a.png", "train/horses/a.jpg", "../train/horses/a.png", "/train/horses/a.png"])
 def test_save_refuses_keys_that_load_would_not_find(tmp_path: Path, key: str) -> None:
-    with pytest.raises(DatasetError, match="saves keys like <split>/<class>/<name>.png"):
+    with pytest.raises(DatasetError, match=r"saves keys like <split>/<class>/<name>\.png"):
         ImageFolderDataset(str(tmp_path / "sample")).save({key: pixels(1)})
 
 

@@ -13,7 +13,7 @@ from neural_pipelines.models.image_classifiers import build_image_classifier, ma
 
 PARAMETERS = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf/base/parameters_image_cnn.yml").read_text())["image_cnn"]
 
-# The course's tables (DESIGN.md, the image_cnn issue). By hand, e.g. dnn: 784*128+128 +
+# The course's parameter counts (its Fashion-MNIST and MNIST notebooks). By hand, e.g. dnn: 784*128+128 +
 # 128*128+128 + 128*10+10 = 118,282; mnist_cnn: 320 + 18,496 + 73,856 + 1,152*10+10 = 104,202.
 COURSE_PARAMETER_COUNTS = {
     "dnn": 118_282,
@@ -134,7 +134,7 @@ def test_horse_or_human_layer_stack_follows_the_course() -> None:
     assert kinds == ["Rescaling"] + ["Conv2D", "MaxPooling2D"] * 5 + ["Flatten", "Dense", "Dense"]
     assert [layer.filters for layer in plain.layers if isinstance(layer, keras.layers.Conv2D)] == [16, 32, 64, 64, 64]
     assert plain.layers[0].scale == pytest.approx(1 / 255)
-    assert [type(layer).__name__ for layer in augmented.layers] == ["Sequential", "Rescaling"] + kinds[1:-1] + ["Dropout", "Dense"]
+    assert [type(layer).__name__ for layer in augmented.layers] == ["Sequential", "Rescaling", *kinds[1:-1], "Dropout", "Dense"]
     steps = augmented.get_layer("augmentation").layers
     assert [type(layer).__name__ for layer in steps] == ["RandomRotation", "RandomTranslation", "RandomShear", "RandomZoom", "RandomFlip"]
     rotation, translation, shear, zoom, flip = steps
@@ -166,5 +166,5 @@ def test_horse_or_human_augmentation_acts_only_in_training_and_the_model_reloads
 def test_unknown_binary_architecture_is_named() -> None:
     from neural_pipelines.models.image_classifiers import build_binary_image_classifier
 
-    with pytest.raises(ValueError, match="'resnet'.*horse_or_human_cnn"):
+    with pytest.raises(ValueError, match=r"'resnet'.*horse_or_human_cnn"):
         build_binary_image_classifier({"architecture": "resnet"}, {"name": "rmsprop"}, (96, 96, 3))

@@ -1,4 +1,5 @@
-"""Transfer-learning builders: the course's VGG16 parameter counts, preprocessing in the model, safe-mode loading, the split that shares layers."""
+"""Transfer-learning builders: the course's VGG16 parameter counts, preprocessing in the model,
+safe-mode loading, the split that shares layers."""
 
 from __future__ import annotations
 
@@ -65,7 +66,9 @@ def test_vgg16_preprocess_layer_is_keras_preprocess_input() -> None:
     pixels = np.random.default_rng(0).uniform(0, 255, (2, 4, 5, 3)).astype(np.float32)
     expected = keras.applications.vgg16.preprocess_input(pixels.copy())
     np.testing.assert_allclose(np.asarray(VGG16Preprocess()(pixels)), expected, rtol=1e-6)
-    np.testing.assert_allclose(np.asarray(VGG16Preprocess()(pixels))[0, 0, 0], pixels[0, 0, 0, ::-1] - [103.939, 116.779, 123.68], rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(VGG16Preprocess()(pixels))[0, 0, 0], pixels[0, 0, 0, ::-1] - [103.939, 116.779, 123.68], rtol=1e-6
+    )
 
 
 def test_the_preprocess_layer_is_registered_so_safe_mode_can_rebuild_it() -> None:
@@ -109,7 +112,7 @@ def test_imagenet_weights_offline_fail_at_once_saying_which_file_to_put_where(tm
 
     def application(**kwargs: object) -> keras.Model:
         calls.append(kwargs)
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: [Errno -3] Temporary failure in name resolution")  # noqa: TRY002
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: [Errno -3] Temporary failure in name resolution")
 
     with pytest.raises(RuntimeError, match=r"vgg16_weights_tf_dim_ordering_tf_kernels_notop\.h5 into ~/\.keras/models/") as error:
         transfer._pretrained_base(application, "vgg16", (224, 224, 3), "imagenet")

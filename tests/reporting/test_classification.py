@@ -102,7 +102,14 @@ def test_rgb_filters_are_shown_as_colour_images_scaled_per_filter() -> None:
 
 def tiny_cnn() -> keras.Model:
     """One 3×3 convolution with two filters: the identity (centre weight 1) and its negative."""
-    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, padding="same", activation="relu"), keras.layers.Flatten(), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(2, 3, padding="same", activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2),
+        ]
+    )
     kernel = np.zeros((3, 3, 1, 2), np.float32)
     kernel[1, 1, 0] = [1.0, -1.0]
     model.layers[0].set_weights([kernel, np.zeros(2, np.float32)])

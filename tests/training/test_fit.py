@@ -46,9 +46,7 @@ def test_early_stopping_restores_the_best_epoch_weights() -> None:
 
 
 def test_metric_history_has_kedro_mlflow_format_and_steps() -> None:
-    history = mlflow_metric_history(
-        per_epoch={"loss": [0.3, 0.2]}, final={"test_mse": 0.1}, per_step={"test_mae_by_horizon": [5, 6, 7]}
-    )
+    history = mlflow_metric_history(per_epoch={"loss": [0.3, 0.2]}, final={"test_mse": 0.1}, per_step={"test_mae_by_horizon": [5, 6, 7]})
     assert history == {
         "loss": [{"value": 0.3, "step": 1}, {"value": 0.2, "step": 2}],
         "test_mae_by_horizon": [{"value": 5.0, "step": 1}, {"value": 6.0, "step": 2}, {"value": 7.0, "step": 3}],

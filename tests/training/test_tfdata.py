@@ -28,7 +28,7 @@ def collect(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 def test_every_pixel_is_exactly_pixel_over_255_as_float32_with_a_channel_axis() -> None:
     images = np.arange(256, dtype=np.uint8).reshape(4, 8, 8)  # every possible value once
-    x, y = collect(image_dataset(images, np.zeros(4, np.uint8), batch_size=3))
+    x, _y = collect(image_dataset(images, np.zeros(4, np.uint8), batch_size=3))
     assert x.dtype == np.float32
     assert x.shape == (4, 8, 8, 1)
     np.testing.assert_array_equal(x[..., 0], images.astype(np.float32) / np.float32(255))

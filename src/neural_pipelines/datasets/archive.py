@@ -196,7 +196,7 @@ def _unzip(zip_path: Path, archive: Archive, into: Path) -> int:
         top_level = sorted({PurePosixPath(member.filename).parts[0] for member in members if member.filename.strip("/")})
         raise DatasetError(
             f"{zip_path} has no files under strip_prefix {archive.strip_prefix!r}; "
-            f"its top-level entries are {top_level[:SHOWN_MEMBERS * 2]}. Fix 'strip_prefix' in the catalog."
+            f"its top-level entries are {top_level[: SHOWN_MEMBERS * 2]}. Fix 'strip_prefix' in the catalog."
         )
     return files
 

@@ -49,8 +49,8 @@ def _open(url: str, timeout: float) -> Any:
 
     def attempt() -> None:
         try:
-            outcome.append(urllib.request.urlopen(url, timeout=timeout))  # noqa: S310
-        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+            outcome.append(urllib.request.urlopen(url, timeout=timeout))
+        except BaseException as err:
             outcome.append(err)
 
     thread = threading.Thread(target=attempt, name=f"open {url}", daemon=True)
@@ -63,9 +63,7 @@ def _open(url: str, timeout: float) -> Any:
     return outcome[0]
 
 
-def download_checked(
-    url: str, destination: Path | str, sha256: str | None = None, timeout: float = 30.0, *, hint: str = ""
-) -> str:
+def download_checked(url: str, destination: Path | str, sha256: str | None = None, timeout: float = 30.0, *, hint: str = "") -> str:
     """Downloads ``url`` to ``destination`` and returns the file's SHA-256 (hex).
 
     The bytes stream into ``<destination>.part``, which is renamed to ``destination`` only
@@ -124,7 +122,7 @@ class DownloadedFileDataset(AbstractDataset[None, Any]):
           dataset: {type: pandas.CSVDataset}
     """
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         *,
         url: str,

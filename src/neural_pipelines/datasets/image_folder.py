@@ -38,9 +38,9 @@ def png_bytes(image: np.ndarray) -> bytes:
     """A uint8 ``(H, W)`` or ``(H, W, 1 | 3 | 4)`` array as PNG bytes (the same array gives the same bytes)."""
     if image.dtype != np.uint8:
         raise ValueError(f"pixels must be uint8, got {image.dtype}")
-    if image.ndim == 3 and image.shape[2] == 1:  # noqa: PLR2004
+    if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in IMAGE_CHANNELS)):  # noqa: PLR2004
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in IMAGE_CHANNELS)):
         raise ValueError(f"expected an (H, W) or (H, W, 3 | 4) image, got shape {image.shape}")
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
@@ -74,7 +74,7 @@ class ImageFolderDataset(AbstractDataset[Mapping[str, np.ndarray], pd.DataFrame]
             (what the user should run or download).
     """
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         path: str,
         *,
@@ -120,7 +120,7 @@ class ImageFolderDataset(AbstractDataset[Mapping[str, np.ndarray], pd.DataFrame]
 
     def load(self) -> pd.DataFrame:
         if self._archives:
-            from neural_pipelines.datasets.archive import ensure_extracted  # noqa: PLC0415 (full env only)
+            from neural_pipelines.datasets.archive import ensure_extracted
 
             ensure_extracted(self._archives, root=self._path, downloads=self._path.parent / "downloads")
         if not self._path.is_dir():

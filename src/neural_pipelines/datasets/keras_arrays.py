@@ -53,7 +53,7 @@ def read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as file:
         content = file.read()
-    if len(content) < 4 or content[:2] != b"\x00\x00" or content[2] not in IDX_DTYPES:  # noqa: PLR2004
+    if len(content) < 4 or content[:2] != b"\x00\x00" or content[2] not in IDX_DTYPES:
         raise ValueError(f"not an IDX file (header bytes {content[:4].hex()})")
     rank = content[3]
     shape = tuple(int(dim) for dim in np.frombuffer(content, dtype=">u4", count=rank, offset=4))
@@ -83,7 +83,7 @@ def probe(url: str, timeout: float) -> str | None:
 
     def attempt() -> None:
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):  # noqa: S310
+            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
                 outcome.append(None)
         except urllib.error.HTTPError:
             outcome.append(None)  # the server answered; get_file reports what it said
@@ -117,7 +117,7 @@ class KerasArraysDataset(AbstractDataset[None, dict[str, np.ndarray]]):
         name: what the files are, for messages (e.g. ``Fashion-MNIST``).
     """
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         *,
         origin: str,
@@ -155,9 +155,7 @@ class KerasArraysDataset(AbstractDataset[None, dict[str, np.ndarray]]):
     def _fetch(self, missing: list[str]) -> None:
         reason = probe(self._origin + missing[0], self._timeout)
         if reason is not None:
-            raise DatasetError(
-                f"{self._name}: {self._origin} is not reachable ({reason}). {self._place_them_yourself(missing)}"
-            )
+            raise DatasetError(f"{self._name}: {self._origin} is not reachable ({reason}). {self._place_them_yourself(missing)}")
         self._folder.mkdir(parents=True, exist_ok=True)
         previous_timeout = socket.getdefaulttimeout()
         socket.setdefaulttimeout(self._timeout)  # get_file's urlretrieve has no timeout of its own
@@ -193,8 +191,7 @@ class KerasArraysDataset(AbstractDataset[None, dict[str, np.ndarray]]):
             return {array_name or Path(file).stem: read_idx(path)}
         except (OSError, ValueError, EOFError) as err:
             raise DatasetError(
-                f"{path} cannot be read ({err}). Delete it to download it again, "
-                f"or replace it with the file from {self._origin}{file}."
+                f"{path} cannot be read ({err}). Delete it to download it again, or replace it with the file from {self._origin}{file}."
             ) from err
 
     def load(self) -> ArrayDict:
@@ -204,9 +201,7 @@ class KerasArraysDataset(AbstractDataset[None, dict[str, np.ndarray]]):
         arrays: dict[str, np.ndarray] = {}
         for file, array_name in self._files.items():
             arrays.update(self._read(file, array_name))
-        logger.info(
-            "%s from %s: %s", self._name, self._folder, ", ".join(f"{key} {value.shape}" for key, value in arrays.items())
-        )
+        logger.info("%s from %s: %s", self._name, self._folder, ", ".join(f"{key} {value.shape}" for key, value in arrays.items()))
         return ArrayDict(arrays, source=str(self._folder))
 
     def save(self, data: None) -> None:

@@ -20,7 +20,7 @@ from kedro_mlflow.io.artifacts import MlflowArtifactDataset
 class VersionedMlflowArtifactDataset(MlflowArtifactDataset):
     """``MlflowArtifactDataset`` whose wrapped dataset uses the catalog's save/load version."""
 
-    def __new__(  # noqa: PLR0913
+    def __new__(
         cls,
         dataset: str | dict[str, Any],
         run_id: str | None = None,

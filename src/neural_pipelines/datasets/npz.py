@@ -9,7 +9,6 @@ import fsspec
 import numpy as np
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version, get_filepath_str, get_protocol_and_path
 
-
 Arrays = dict[str, np.ndarray] | np.ndarray
 SINGLE_ARRAY_KEY = "array"
 

@@ -68,9 +68,7 @@ class PackageFileDataset(AbstractDataset[None, Any]):
         return dataset_class(**{**dataset_args, "filepath": str(self._filepath)}).load()
 
     def save(self, data: None) -> None:
-        raise DatasetError(
-            f"'{self._filepath}' belongs to the installed package '{self._package}' and is read-only."
-        )
+        raise DatasetError(f"'{self._filepath}' belongs to the installed package '{self._package}' and is read-only.")
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

@@ -56,7 +56,7 @@ class MlflowPyfuncModelDataset(AbstractVersionedDataset[mlflow.pyfunc.PythonMode
         requirements: packages whose installed versions are pinned in the model's requirements.
     """
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         *,
         filepath: str,
@@ -93,9 +93,7 @@ class MlflowPyfuncModelDataset(AbstractVersionedDataset[mlflow.pyfunc.PythonMode
         save_path.parent.mkdir(parents=True, exist_ok=True)
         mlflow.pyfunc.save_model(str(save_path), python_model=data, signature=signature, pip_requirements=self._requirements)
         if self._mlflow_name and self._logging_activated and mlflow.active_run() is not None:
-            mlflow.pyfunc.log_model(
-                name=self._mlflow_name, python_model=data, signature=signature, pip_requirements=self._requirements
-            )
+            mlflow.pyfunc.log_model(name=self._mlflow_name, python_model=data, signature=signature, pip_requirements=self._requirements)
             logger.info("MLflow: logged pyfunc model '%s' to run %s", self._mlflow_name, mlflow.active_run().info.run_id)
 
     def _exists(self) -> bool:

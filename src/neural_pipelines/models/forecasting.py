@@ -57,7 +57,7 @@ FORECASTERS: dict[str, Callable[..., keras.Model]] = {
 }
 
 
-def build_forecaster(  # noqa: PLR0913
+def build_forecaster(
     architecture: str,
     input_shape: tuple[int, int],
     horizon: int,
@@ -72,8 +72,7 @@ def build_forecaster(  # noqa: PLR0913
     """
     if architecture not in FORECASTERS:
         raise ValueError(
-            f"Unknown forecaster architecture {architecture!r} in parameters_traffic_lstm.yml; "
-            f"use one of {sorted(FORECASTERS)}."
+            f"Unknown forecaster architecture {architecture!r} in parameters_traffic_lstm.yml; use one of {sorted(FORECASTERS)}."
         )
     model = FORECASTERS[architecture](tuple(input_shape), horizon, units)
     model.compile(

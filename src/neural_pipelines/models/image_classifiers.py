@@ -60,7 +60,7 @@ def build_cnn(input_shape: Sequence[int], num_classes: int, *, filters: int, ker
     )
 
 
-def build_cnn_dnn(  # noqa: PLR0913
+def build_cnn_dnn(
     input_shape: Sequence[int], num_classes: int, *, filters: int, kernel_size: int, pool_size: int, dense_units: int
 ) -> keras.Model:
     """:func:`build_cnn` with a hidden Dense(dense_units, relu) before the output."""
@@ -79,7 +79,7 @@ def build_cnn_dnn(  # noqa: PLR0913
     )
 
 
-def build_deep_cnn(  # noqa: PLR0913
+def build_deep_cnn(  # noqa: PLR0913 (every size of the architecture is a parameter)
     input_shape: Sequence[int],
     num_classes: int,
     *,
@@ -213,7 +213,7 @@ def build_image_classifier(
 AUGMENTATION_LAYER = "augmentation"
 
 
-def augmentation_layers(  # noqa: PLR0913
+def augmentation_layers(
     *,
     rotation_degrees: float,
     width_shift: float,
@@ -244,7 +244,7 @@ def augmentation_layers(  # noqa: PLR0913
     return keras.Sequential(steps, name=AUGMENTATION_LAYER)
 
 
-def build_horse_or_human_cnn(  # noqa: PLR0913
+def build_horse_or_human_cnn(  # noqa: PLR0913 (every size of the architecture is a parameter)
     input_shape: Sequence[int],
     *,
     name: str,
@@ -292,9 +292,7 @@ def build_binary_image_classifier(
     settings = dict(model)
     architecture = settings.pop("architecture", None)
     if architecture not in BINARY_IMAGE_CLASSIFIERS:
-        raise ValueError(
-            f"Unknown binary image classifier architecture {architecture!r}; use one of {sorted(BINARY_IMAGE_CLASSIFIERS)}."
-        )
+        raise ValueError(f"Unknown binary image classifier architecture {architecture!r}; use one of {sorted(BINARY_IMAGE_CLASSIFIERS)}.")
     classifier = BINARY_IMAGE_CLASSIFIERS[architecture](tuple(input_shape), **settings)
     classifier.compile(
         optimizer=make_optimizer(optimizer),

@@ -24,9 +24,7 @@ def hidden_stack(units: Sequence[int], activation: str, dropout: float) -> list[
     return stack
 
 
-def build_mlp(
-    n_features: int, hidden_units: Sequence[int] = (64, 64), activation: str = "relu", dropout: float = 0.0
-) -> keras.Model:
+def build_mlp(n_features: int, hidden_units: Sequence[int] = (64, 64), activation: str = "relu", dropout: float = 0.0) -> keras.Model:
     """Sequential MLP: Input → [Dense(u, activation) → Dropout]* → Dense(1), no output activation."""
     return keras.Sequential(
         [
@@ -38,9 +36,7 @@ def build_mlp(
     )
 
 
-def build_wide_deep(
-    n_features: int, hidden_units: Sequence[int] = (30, 30), activation: str = "relu", dropout: float = 0.0
-) -> keras.Model:
+def build_wide_deep(n_features: int, hidden_units: Sequence[int] = (30, 30), activation: str = "relu", dropout: float = 0.0) -> keras.Model:
     """Wide & Deep (functional API): the inputs go through the deep stack *and* straight to the output.
 
     Input → [Dense(u, activation) → Dropout]* = deep; Concatenate([input, deep]) → Dense(1).
@@ -62,7 +58,7 @@ REGRESSORS: dict[str, Callable[..., keras.Model]] = {
 LOSSES = ("mae", "mse")
 
 
-def build_regressor(  # noqa: PLR0913
+def build_regressor(  # noqa: PLR0913, PLR0917 (every size of the architecture is a parameter)
     architecture: str,
     n_features: int,
     hidden_units: Sequence[int],
@@ -80,8 +76,7 @@ def build_regressor(  # noqa: PLR0913
     """
     if architecture not in REGRESSORS:
         raise ValueError(
-            f"Unknown regressor architecture {architecture!r} in parameters_house_prices.yml; "
-            f"use one of {sorted(REGRESSORS)}."
+            f"Unknown regressor architecture {architecture!r} in parameters_house_prices.yml; use one of {sorted(REGRESSORS)}."
         )
     if loss not in LOSSES:
         raise ValueError(f"Unknown loss {loss!r} in parameters_house_prices.yml; use one of {list(LOSSES)}.")

@@ -133,9 +133,7 @@ def build_vgg16_transfer(input_shape: Sequence[int], *, weights: str | None, opt
     """
     image = keras.Input(shape=tuple(input_shape), name="image")
     base = _pretrained_base(keras.applications.VGG16, "vgg16", input_shape, weights)
-    head = keras.Sequential(
-        [keras.Input(shape=base.output_shape[1:]), layers.Flatten(), layers.Dense(1, activation="sigmoid")], name=HEAD
-    )
+    head = keras.Sequential([keras.Input(shape=base.output_shape[1:]), layers.Flatten(), layers.Dense(1, activation="sigmoid")], name=HEAD)
     outputs = head(base(VGG16Preprocess(name=PREPROCESS)(image)))
     return compile_classifier(keras.Model(image, outputs, name="vgg16_transfer"), optimizer)
 

@@ -17,10 +17,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # reports are rendered headless, in CI as on a laptop
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import log_loss, precision_recall_fscore_support, roc_auc_score  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import log_loss, precision_recall_fscore_support, roc_auc_score
 
 MAX_ANNOTATED_CLASSES = 20
 CORRECT_COLOR, WRONG_COLOR = "tab:green", "tab:red"
@@ -33,12 +33,10 @@ def _pixel_range(images: np.ndarray) -> tuple[float | None, float | None]:
 
 def _drop_channel(images: np.ndarray) -> np.ndarray:
     """``(…, height, width, 1)`` → ``(…, height, width)``; RGB and grayscale stay as they are."""
-    return images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images  # noqa: PLR2004
+    return images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images
 
 
-def tile(
-    images: np.ndarray, ncols: int, gap: int = 1, caption_rows: int = 0, fill: float = np.nan
-) -> tuple[np.ndarray, np.ndarray]:
+def tile(images: np.ndarray, ncols: int, gap: int = 1, caption_rows: int = 0, fill: float = np.nan) -> tuple[np.ndarray, np.ndarray]:
     """Lay ``(n, height, width[, 3])`` images out as one mosaic, row by row, ``ncols`` wide.
 
     Tiles are separated by ``gap`` pixels, with ``caption_rows`` empty pixel rows above
@@ -70,7 +68,9 @@ def _mosaic_figure(mosaic: np.ndarray, width_inches: float) -> tuple[Figure, plt
     return figure, axis
 
 
-def confusion_matrix_figure(matrix: np.ndarray | Sequence[Sequence[int]], class_names: Sequence[str], title: str = "Confusion matrix") -> Figure:
+def confusion_matrix_figure(
+    matrix: np.ndarray | Sequence[Sequence[int]], class_names: Sequence[str], title: str = "Confusion matrix"
+) -> Figure:
     """Counts of (true class row, predicted class column), each cell annotated with its count.
 
     The title adds the accuracy the matrix implies (diagonal / total).
@@ -94,7 +94,7 @@ def confusion_matrix_figure(matrix: np.ndarray | Sequence[Sequence[int]], class_
     return figure
 
 
-def image_grid(  # noqa: PLR0913
+def image_grid(
     images: np.ndarray,
     titles: Sequence[str],
     *,
@@ -109,7 +109,7 @@ def image_grid(  # noqa: PLR0913
         raise ValueError(f"{len(images)} images but {len(titles)} titles.")
     height, width = images.shape[1:3]
     caption_rows = round(0.5 * height)  # two short lines of 7-point text at cell_inches per image
-    rgb = images.ndim == 4 and images.shape[-1] == 3  # noqa: PLR2004
+    rgb = images.ndim == 4 and images.shape[-1] == 3
     if rgb:
         # matplotlib ignores vmin/vmax for colour images and clips floats to 0..1 (NaN
         # would draw black), so uint8 RGB is scaled to 0..1 here and the gaps are white.
@@ -140,7 +140,7 @@ def misclassified_indices(y_true: np.ndarray, y_pred: np.ndarray, confidence: np
     return wrong[:limit]
 
 
-def misclassified_grid(  # noqa: PLR0913
+def misclassified_grid(  # noqa: PLR0913 (images, labels, predictions and how to show them)
     images: np.ndarray,
     y_true: np.ndarray,
     y_pred: np.ndarray,
@@ -206,7 +206,7 @@ def filters_figure(kernel: np.ndarray, title: str = "First-layer filters", ncols
     n_filters = kernel.shape[-1]
     filters = np.moveaxis(kernel, -1, 0)  # (filters, height, width, in_channels)
     ncols = max(1, min(ncols, n_filters))
-    if filters.shape[-1] == 3:  # noqa: PLR2004
+    if filters.shape[-1] == 3:
         low = filters.min(axis=(1, 2, 3), keepdims=True)
         span = np.ptp(filters, axis=(1, 2, 3), keepdims=True)
         mosaic, _ = tile((filters - low) / np.where(span > 0, span, 1.0), ncols, fill=1.0)
@@ -223,7 +223,7 @@ def filters_figure(kernel: np.ndarray, title: str = "First-layer filters", ncols
     return figure
 
 
-def feature_maps_figure(  # noqa: PLR0913
+def feature_maps_figure(
     image: np.ndarray, maps: np.ndarray, title: str = "Feature maps", ncols: int = 16, max_maps: int = 64, cell_inches: float = 0.7
 ) -> Figure:
     """The input image (left) and each channel of ``maps`` (height, width, channels), up to ``max_maps``.
@@ -242,7 +242,7 @@ def feature_maps_figure(  # noqa: PLR0913
         1, 2, figsize=(width + 2.2, max(2.0, width * mosaic.shape[0] / mosaic.shape[1]) + 0.6), width_ratios=[1.6, width]
     )
     image = _drop_channel(np.asarray(image)[None])[0]
-    input_axis.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=_pixel_range(image)[0], vmax=_pixel_range(image)[1])  # noqa: PLR2004
+    input_axis.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=_pixel_range(image)[0], vmax=_pixel_range(image)[1])
     input_axis.set_title("input", fontsize=9)
     axis.imshow(mosaic, cmap="viridis", vmin=0 if channels.min() >= 0 else None, interpolation="nearest")
     axis.set_title(f"{title}: {shown} of {maps.shape[-1]} channels, {maps.shape[0]}×{maps.shape[1]} ({nrows}×{ncols} grid)")
@@ -280,7 +280,7 @@ def binary_metrics(y_true: np.ndarray, probabilities: np.ndarray, threshold: flo
         raise ValueError(f"binary labels must be 0 or 1, got {sorted(set(np.unique(y_true).tolist()))}.")
     y_pred = binary_predictions(p, threshold)
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", pos_label=1, zero_division=0)
-    both_classes = len(np.unique(y_true)) == 2  # noqa: PLR2004
+    both_classes = len(np.unique(y_true)) == 2
     return {
         "accuracy": float(np.mean(y_pred == y_true)),
         "auc": float(roc_auc_score(y_true, p)) if both_classes else float("nan"),

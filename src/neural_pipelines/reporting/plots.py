@@ -8,8 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # reports are rendered headless, in CI as on a laptop
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 
 def learning_curves(

@@ -13,10 +13,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # reports are rendered headless, in CI as on a laptop
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 
 def predicted_vs_actual(actual: Sequence[float], predicted: Sequence[float], title: str, unit: str = "$") -> Figure:
@@ -93,7 +93,5 @@ def permutation_importance(
             stacked[column] = values
         predicted = np.asarray(predict(stacked), dtype=float).reshape(len(columns), n_rows)
         increases[:, repeat] = [score(target, block) - baseline for block in predicted]
-    importance = pd.DataFrame(
-        {"feature": columns, "importance_mean": increases.mean(axis=1), "importance_std": increases.std(axis=1)}
-    )
+    importance = pd.DataFrame({"feature": columns, "importance_mean": increases.mean(axis=1), "importance_std": increases.std(axis=1)})
     return importance.sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True)

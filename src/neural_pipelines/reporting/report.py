@@ -17,9 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
-def comparison_table(
-    rows: Mapping[str, Mapping[str, Any]], columns: Sequence[str], sort_by: str | None = None
-) -> pd.DataFrame:
+def comparison_table(rows: Mapping[str, Mapping[str, Any]], columns: Sequence[str], sort_by: str | None = None) -> pd.DataFrame:
     """One row per model with the given metric columns (missing values left empty)."""
     table = pd.DataFrame.from_dict({name: {column: row.get(column) for column in columns} for name, row in rows.items()}, orient="index")
     table.index.name = "model"

@@ -64,7 +64,7 @@ class FitResult:
         }
 
 
-def fit_model(  # noqa: PLR0913
+def fit_model(  # noqa: PLR0913 (every fit setting is keyword-only, as model.fit's)
     model: keras.Model,
     train: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
     validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
@@ -89,9 +89,7 @@ def fit_model(  # noqa: PLR0913
     callbacks: list[keras.callbacks.Callback] = [EpochLogger(name, max_epochs)]
     early_stopping = None
     if patience is not None:
-        early_stopping = keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=patience, min_delta=min_delta, restore_best_weights=True
-        )
+        early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta, restore_best_weights=True)
         callbacks.append(early_stopping)
     fit_args: dict[str, Any] = {"epochs": max_epochs, "callbacks": callbacks, "verbose": 0}
     if isinstance(train, tuple):

@@ -23,10 +23,10 @@ AUTOTUNE = tf.data.AUTOTUNE
 def scale_pixels(images: tf.Tensor, max_value: float = 255.0) -> tf.Tensor:
     """uint8 (or any integer) pixels → float32 ``pixel / max_value``, a channel axis added to grayscale."""
     scaled = tf.cast(images, tf.float32) / tf.constant(max_value, tf.float32)
-    return scaled[..., tf.newaxis] if images.shape.rank == 2 else scaled  # noqa: PLR2004 (H, W) → (H, W, 1)
+    return scaled[..., tf.newaxis] if images.shape.rank == 2 else scaled
 
 
-def image_dataset(  # noqa: PLR0913
+def image_dataset(
     images: np.ndarray,
     labels: np.ndarray,
     *,
@@ -67,7 +67,7 @@ def read_image(filepath: tf.Tensor, image_size: Sequence[int]) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
 
 
-def image_file_dataset(  # noqa: PLR0913
+def image_file_dataset(
     filepaths: Sequence[str],
     labels: Sequence[int] | np.ndarray | None,
     *,

@@ -71,9 +71,7 @@ def test_validation_labels_every_file_and_reads_every_mode(images: pd.DataFrame)
     assert labels.dtype == np.float32 and labels.tolist() == [0, 0, 0, 1, 1, 1]
 
 
-def test_a_corrupt_file_stops_validation_naming_it_or_is_skipped_with_a_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_corrupt_file_stops_validation_naming_it_or_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = write_folder(tmp_path / "images", per_class=2, size=8)
     broken = root / "train" / "humans" / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
@@ -225,7 +223,7 @@ def test_report_shows_the_table_the_gaps_and_every_figure(trained: tuple[keras.M
     assert table["accuracy_gap"].tolist() == pytest.approx([plain_summary["accuracy_gap"], augmented_summary["accuracy_gap"]])
     assert [axis.get_title() for axis in accuracy.axes] == ["cnn", "cnn_augmented"]  # side by side
     assert len(loss.axes) == 2
-    assert [text.get_text() for text in samples.axes[0].texts][0] == "original"
+    assert next(text.get_text() for text in samples.axes[0].texts) == "original"
     assert html.count("data:image/png;base64,") == 5  # two curves, samples, two misclassified grids
     assert nodes.gap_verdict(summaries).replace("'", "&#x27;") in html
     assert "there is no third split, so the validation split is the test set" in html

@@ -24,15 +24,89 @@ FEATURES = PARAMETERS["features"]
 COURSE_FEATURES = PARAMETERS["mlp_course"]["features"]
 
 # Kaggle House Prices train.csv, in file order.
-KAGGLE_COLUMNS = """Id MSSubClass MSZoning LotFrontage LotArea Street Alley LotShape LandContour Utilities
-LotConfig LandSlope Neighborhood Condition1 Condition2 BldgType HouseStyle OverallQual OverallCond YearBuilt
-YearRemodAdd RoofStyle RoofMatl Exterior1st Exterior2nd MasVnrType MasVnrArea ExterQual ExterCond Foundation
-BsmtQual BsmtCond BsmtExposure BsmtFinType1 BsmtFinSF1 BsmtFinType2 BsmtFinSF2 BsmtUnfSF TotalBsmtSF Heating
-HeatingQC CentralAir Electrical 1stFlrSF 2ndFlrSF LowQualFinSF GrLivArea BsmtFullBath BsmtHalfBath FullBath
-HalfBath BedroomAbvGr KitchenAbvGr KitchenQual TotRmsAbvGrd Functional Fireplaces FireplaceQu GarageType
-GarageYrBlt GarageFinish GarageCars GarageArea GarageQual GarageCond PavedDrive WoodDeckSF OpenPorchSF
-EnclosedPorch 3SsnPorch ScreenPorch PoolArea PoolQC Fence MiscFeature MiscVal MoSold YrSold SaleType
-SaleCondition SalePrice""".split()
+KAGGLE_COLUMNS = [
+    "Id",
+    "MSSubClass",
+    "MSZoning",
+    "LotFrontage",
+    "LotArea",
+    "Street",
+    "Alley",
+    "LotShape",
+    "LandContour",
+    "Utilities",
+    "LotConfig",
+    "LandSlope",
+    "Neighborhood",
+    "Condition1",
+    "Condition2",
+    "BldgType",
+    "HouseStyle",
+    "OverallQual",
+    "OverallCond",
+    "YearBuilt",
+    "YearRemodAdd",
+    "RoofStyle",
+    "RoofMatl",
+    "Exterior1st",
+    "Exterior2nd",
+    "MasVnrType",
+    "MasVnrArea",
+    "ExterQual",
+    "ExterCond",
+    "Foundation",
+    "BsmtQual",
+    "BsmtCond",
+    "BsmtExposure",
+    "BsmtFinType1",
+    "BsmtFinSF1",
+    "BsmtFinType2",
+    "BsmtFinSF2",
+    "BsmtUnfSF",
+    "TotalBsmtSF",
+    "Heating",
+    "HeatingQC",
+    "CentralAir",
+    "Electrical",
+    "1stFlrSF",
+    "2ndFlrSF",
+    "LowQualFinSF",
+    "GrLivArea",
+    "BsmtFullBath",
+    "BsmtHalfBath",
+    "FullBath",
+    "HalfBath",
+    "BedroomAbvGr",
+    "KitchenAbvGr",
+    "KitchenQual",
+    "TotRmsAbvGrd",
+    "Functional",
+    "Fireplaces",
+    "FireplaceQu",
+    "GarageType",
+    "GarageYrBlt",
+    "GarageFinish",
+    "GarageCars",
+    "GarageArea",
+    "GarageQual",
+    "GarageCond",
+    "PavedDrive",
+    "WoodDeckSF",
+    "OpenPorchSF",
+    "EnclosedPorch",
+    "3SsnPorch",
+    "ScreenPorch",
+    "PoolArea",
+    "PoolQC",
+    "Fence",
+    "MiscFeature",
+    "MiscVal",
+    "MoSold",
+    "YrSold",
+    "SaleType",
+    "SaleCondition",
+    "SalePrice",
+]
 
 
 # --- column names -------------------------------------------------------------------
@@ -117,7 +191,12 @@ def bad(frame: pd.DataFrame) -> pd.DataFrame:
     ("raw", "column", "problem", "fix"),
     [
         (bad(ames_frame().drop(columns="SalePrice")), "SalePrice", "missing (found columns: LotArea", "train.csv"),
-        (bad(ames_frame().assign(**{"Lot Area": ["8450", "abc", *["9000"] * 6]})), "LotArea", "text in a numeric column on CSV lines 3 (values 'abc')", "numbers only"),
+        (
+            bad(ames_frame().assign(**{"Lot Area": ["8450", "abc", *["9000"] * 6]})),
+            "LotArea",
+            "text in a numeric column on CSV lines 3 (values 'abc')",
+            "numbers only",
+        ),
         (bad(ames_frame().assign(Fence=np.nan)), "Fence", "no value in any of the 8 rows", "fill the column or delete it"),
         (bad(ames_frame(1)), "SalePrice", "only 1 row(s); at least 4", "whole training table"),
         (bad(ames_frame().assign(SalePrice=[1.0, np.nan, *[2.0] * 6])), "SalePrice", "empty prices on CSV lines 3", "positive number"),
@@ -125,7 +204,16 @@ def bad(frame: pd.DataFrame) -> pd.DataFrame:
         (bad(ames_frame().assign(SalePrice=["1", "n/a", *["2"] * 6])), "SalePrice", "non-numeric prices on CSV lines 3", "positive number"),
         (bad(ames_frame().assign(LotArea=1)), "LotArea", "several columns map to the Kaggle name", "keep one"),
     ],
-    ids=["no-price-column", "text-in-numeric", "all-empty-column", "single-row", "empty-price", "negative-price", "text-price", "duplicate-name"],
+    ids=[
+        "no-price-column",
+        "text-in-numeric",
+        "all-empty-column",
+        "single-row",
+        "empty-price",
+        "negative-price",
+        "text-price",
+        "duplicate-name",
+    ],
 )
 def test_bad_input_stops_naming_file_column_and_fix(raw: pd.DataFrame, column: str, problem: str, fix: str) -> None:
     with pytest.raises(DataValidationError) as error:
@@ -230,13 +318,20 @@ def fitted() -> dict:
 
 def raw_row() -> pd.DataFrame:
     """One new house as a user would send it: De Cock spelling, an id, a gap, text cells."""
-    return pd.DataFrame({"Order": [7], "Lot Area": [9500], "Lot Frontage": [np.nan], "Garage Yr Blt": [1985], "Neighborhood": [" Edwards "]})
+    return pd.DataFrame(
+        {"Order": [7], "Lot Area": [9500], "Lot Frontage": [np.nan], "Garage Yr Blt": [1985], "Neighborhood": [" Edwards "]}
+    )
 
 
 def by_hand(fitted: dict, regressor, row: pd.DataFrame) -> float:
     features = fitted["preprocessor"].transform(row).astype("float32")
     transformed = np.asarray(regressor.predict(features, verbose=0) if hasattr(regressor, "layers") else regressor.predict(features))
-    return float(np.expm1(transformed.reshape(-1)[0] * fitted["target"].named_steps["standardize"].scale_[0] + fitted["target"].named_steps["standardize"].mean_[0]))
+    return float(
+        np.expm1(
+            transformed.reshape(-1)[0] * fitted["target"].named_steps["standardize"].scale_[0]
+            + fitted["target"].named_steps["standardize"].mean_[0]
+        )
+    )
 
 
 def test_a_raw_row_is_priced_exactly_as_the_steps_by_hand(fitted: dict, tmp_path: Path) -> None:
@@ -245,7 +340,9 @@ def test_a_raw_row_is_priced_exactly_as_the_steps_by_hand(fitted: dict, tmp_path
     expected = by_hand(fitted, ridge, raw_row())
     assert price_model.predict_prices(raw_row())[0] == pytest.approx(expected, rel=1e-9)
     # Kaggle spelling, extra columns and a whole-number code in text give the same price
-    kaggle_row = pd.DataFrame({"Id": [1], "LotArea": [9500.0], "LotFrontage": [None], "GarageYrBlt": [1985], "Neighborhood": ["Edwards"], "SalePrice": [0]})
+    kaggle_row = pd.DataFrame(
+        {"Id": [1], "LotArea": [9500.0], "LotFrontage": [None], "GarageYrBlt": [1985], "Neighborhood": ["Edwards"], "SalePrice": [0]}
+    )
     assert price_model.predict_prices(kaggle_row)[0] == pytest.approx(expected, rel=1e-9)
     # through the versioned MLflow model folder and back (no MLflow run active: nothing logged)
     dataset = MlflowPyfuncModelDataset(filepath=str(tmp_path / "price_model"), mlflow_name=None)

@@ -36,7 +36,7 @@ def test_one_finished_mlflow_run_per_model_and_baseline(finished_run: TempProjec
     runs = finished_run.runs("house_prices")
     assert sorted(runs["tags.model"]) == sorted(NETWORKS | BASELINES)
     assert set(runs["status"]) == {"FINISHED"}
-    assert runs[TEST_METRICS + ["metrics.test_mae_complete_rows", "metrics.train_seconds"]].notna().all().all()
+    assert runs[[*TEST_METRICS, "metrics.test_mae_complete_rows", "metrics.train_seconds"]].notna().all().all()
     assert (runs["metrics.test_rmse"] >= runs["metrics.test_mae"]).all()
     assert (runs["metrics.test_r2"] <= 1).all()
     assert set(runs["tags.data_source"]) == {"bundled"}
@@ -50,7 +50,9 @@ def test_one_finished_mlflow_run_per_model_and_baseline(finished_run: TempProjec
 def test_metrics_in_mlflow_are_the_scores_of_the_saved_test_predictions(finished_run: TempProject) -> None:
     runs = finished_run.runs("house_prices").set_index("tags.model")
     for model in NETWORKS | BASELINES:
-        predictions = pd.read_parquet(io.BytesIO(latest(finished_run, f"07_model_output/house_prices/{model}/test_predictions.parquet/*/*")))
+        predictions = pd.read_parquet(
+            io.BytesIO(latest(finished_run, f"07_model_output/house_prices/{model}/test_predictions.parquet/*/*"))
+        )
         error = predictions["actual"] - predictions["predicted"]
         assert runs.loc[model, "metrics.test_mae"] == pytest.approx(error.abs().mean())
         assert runs.loc[model, "metrics.test_rmse"] == pytest.approx(np.sqrt((error**2).mean()))
@@ -86,7 +88,9 @@ def test_the_logged_price_model_prices_one_raw_row_like_the_pipeline(finished_ru
     runs = finished_run.runs("house_prices").set_index("tags.model")
     houses = pd.read_parquet(io.BytesIO(finished_run.outputs("03_primary/house_prices/houses_split.parquet").popitem()[1]))
     for model in ("mlp", "mlp_course", "linear"):
-        predictions = pd.read_parquet(io.BytesIO(latest(finished_run, f"07_model_output/house_prices/{model}/test_predictions.parquet/*/*")))
+        predictions = pd.read_parquet(
+            io.BytesIO(latest(finished_run, f"07_model_output/house_prices/{model}/test_predictions.parquet/*/*"))
+        )
         row = predictions.iloc[3]
         price_model = mlflow.pyfunc.load_model(f"runs:/{runs.loc[model, 'run_id']}/price_model")
         columns = price_model.metadata.get_input_schema().input_names()
@@ -119,7 +123,15 @@ def test_course_recipe_counts_and_shared_features(finished_run: TempProject) -> 
 def test_report_table_figures_and_importance_are_written_and_logged(finished_run: TempProject) -> None:
     outputs = finished_run.outputs("08_reporting/house_prices/**/*")
     names = {path.split("/")[-1] for path in outputs}
-    expected = {"report.html", "comparison.csv", "permutation_importance.csv", "predicted_vs_actual.png", "residuals.png", "learning_curves.png", "feature_importance.png"}
+    expected = {
+        "report.html",
+        "comparison.csv",
+        "permutation_importance.csv",
+        "predicted_vs_actual.png",
+        "residuals.png",
+        "learning_curves.png",
+        "feature_importance.png",
+    }
     assert expected <= names
     comparison = pd.read_csv(io.BytesIO(latest(finished_run, "08_reporting/house_prices/comparison.csv/*/*")))
     assert sorted(comparison["model"]) == sorted(NETWORKS | BASELINES)
@@ -151,8 +163,10 @@ house_prices.raw_houses:
     ("csv", "message"),
     [
         ("Id,LotArea,Neighborhood\n1,8450,CollgCr\n", r"my_houses\.csv: column 'SalePrice': missing"),
-        ("Id,LotArea,SalePrice\n" + "".join(f"{i},{8000 + i},{100000 + i}\n" for i in range(150)).replace("8003,", "8003 sq ft,"),
-         r"my_houses\.csv: column 'LotArea': text in a numeric column on CSV lines 5 \(values '8003 sq ft'\)"),
+        (
+            "Id,LotArea,SalePrice\n" + "".join(f"{i},{8000 + i},{100000 + i}\n" for i in range(150)).replace("8003,", "8003 sq ft,"),
+            r"my_houses\.csv: column 'LotArea': text in a numeric column on CSV lines 5 \(values '8003 sq ft'\)",
+        ),
     ],
     ids=["no-price", "text-in-numeric"],
 )

@@ -101,7 +101,12 @@ def with_fraction(table: pd.DataFrame) -> None:
     [
         (pixel_table().iloc[:, 28:], "pixels", "757 columns, but 28×28 images need 784 pixel columns", "image_cnn.image_shape"),
         (bad(with_nan), "pixels", "NaN (empty) pixels in images (1-based rows) 8", "drop or repair"),
-        (bad(with_label_11), "label", "labels outside the 10 classes 0–9 (0, 1, 2, 3, 4, 5, 6, 7, 8, 9) for images (1-based rows) 3, 6 (values 11.0)", "image_cnn.classes"),
+        (
+            bad(with_label_11),
+            "label",
+            "labels outside the 10 classes 0–9 (0, 1, 2, 3, 4, 5, 6, 7, 8, 9) for images (1-based rows) 3, 6 (values 11.0)",
+            "image_cnn.classes",
+        ),
         (bad(without_class_4), "label", "classes with fewer than 2 images: '4' (0)", "add images of those classes"),
         (bad(with_bright_pixel), "pixels", "pixel values outside 0–255 in images (1-based rows) 1", "8-bit"),
         (bad(with_fraction), "pixels", "fractional pixel values in images (1-based rows) 2", "raw integer"),
@@ -288,7 +293,7 @@ def test_report_shows_table_and_figures_for_the_best_models() -> None:
         PREPROCESSING,
         {**PARAMETERS["reporting"], "misclassified_images": 5},
     )
-    comparison, accuracy, loss, matrix, mistakes, filters, maps, html = outputs
+    comparison, _accuracy, _loss, matrix, mistakes, filters, maps, html = outputs
     assert comparison["model"].tolist() == ["dnn", "cnn"]
     assert "dnn (best)" in matrix.axes[0].get_title()
     assert len(mistakes.axes[0].texts) == 5 and f"5 of {n_test} shown" in mistakes.axes[0].get_title()

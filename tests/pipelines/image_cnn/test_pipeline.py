@@ -141,7 +141,7 @@ def test_full_env_offline_fails_fast_naming_the_files_and_folder(finished_run: T
         port = probe.getsockname()[1]
     env = full_env_copy(finished_run, f"http://127.0.0.1:{port}/")
     started = time.perf_counter()
-    with pytest.raises(Exception, match="Fashion-MNIST: http://127.0.0.1") as error:
+    with pytest.raises(Exception, match=r"Fashion-MNIST: http://127\.0\.0\.1") as error:
         finished_run.run("image_cnn", env=env)
     assert time.perf_counter() - started < 30  # session start included; the probe itself fails at once
     message = str(error.value)

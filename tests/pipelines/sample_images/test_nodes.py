@@ -37,7 +37,7 @@ def target(per_class: dict[str, int] | None = None, seed: int = 5, size: tuple[i
 def figure_box(image: np.ndarray) -> dict[str, float]:
     """Bounding box of the pixels that differ from the (plain) background by more than noise."""
     border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-    mask = np.abs(image.astype(int) - np.median(border, axis=0)).max(axis=2) > 30  # noqa: PLR2004
+    mask = np.abs(image.astype(int) - np.median(border, axis=0)).max(axis=2) > 30
     rows, cols = np.nonzero(mask)
     height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
     centre_x, centre_y = (cols.max() + cols.min()) / 2, (rows.max() + rows.min()) / 2
@@ -90,7 +90,7 @@ def test_shape_separates_the_classes_horses_are_wider_than_tall_humans_taller_th
     for split in SCENES:
         horses, humans = measured[(split, "horses")]["aspect"], measured[(split, "humans")]["aspect"]
         assert (horses > 1).mean() >= 0.9, split
-        assert (humans < 1).mean() >= 0.95, split  # noqa: PLR2004
+        assert (humans < 1).mean() >= 0.95, split
 
 
 def test_colour_does_not_separate_the_classes() -> None:
@@ -99,7 +99,7 @@ def test_colour_does_not_separate_the_classes() -> None:
     colours = np.array([images[key].reshape(-1, 3).mean(axis=0) for key in train])
     labels = np.array([key.split("/")[1] == "humans" for key in train])
     accuracy = cross_val_score(LogisticRegression(), colours / 255, labels, cv=5).mean()
-    assert accuracy < 0.62  # noqa: PLR2004 (chance is 0.5; 400 images: ±0.025)
+    assert accuracy < 0.62
 
 
 def test_validation_figures_are_smaller_by_the_configured_scale_ratio(measured: dict) -> None:
@@ -131,7 +131,7 @@ def test_unlabeled_images_are_balanced_shuffled_and_named_without_their_class() 
     images = draw_unlabeled_images(config, MEASURABLE)
     assert sorted(images) == [f"new_{n:03d}.png" for n in range(1, 13)]
     wide = [figure_box(images[key])["aspect"] > 1 for key in sorted(images)]
-    assert sum(wide) == 6  # noqa: PLR2004 (6 horses, 6 humans)
+    assert sum(wide) == 6
     assert wide not in ([True] * 6 + [False] * 6, [False] * 6 + [True] * 6, [True, False] * 6, [False, True] * 6)
     again = draw_unlabeled_images(config, MEASURABLE)
     assert all(np.array_equal(images[key], again[key]) for key in images)
@@ -148,6 +148,6 @@ def test_backgrounds_stay_near_their_base_colour_and_unknown_kinds_are_refused()
     assert distance_to_base.max() > 1  # … and the colour changes across the image
     noise = background(rng, "noise", (20, 30), base)
     assert noise.std(axis=(0, 1)).min() > 1
-    assert np.abs(noise.mean(axis=(0, 1)) - base).max() < 60  # noqa: PLR2004 (blotches around the base colour)
+    assert np.abs(noise.mean(axis=(0, 1)) - base).max() < 60
     with pytest.raises(ValueError, match="unknown background 'stripes'"):
         background(rng, "stripes", (4, 4), base)

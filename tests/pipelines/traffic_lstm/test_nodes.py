@@ -22,9 +22,7 @@ PREPROCESSING = {
 
 
 def hourly_frame(volumes: list[float | None], start: str = "2024-01-01") -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {"datetime": pd.date_range(start, periods=len(volumes), freq="h").astype(str), "traffic_volume": volumes}
-    )
+    frame = pd.DataFrame({"datetime": pd.date_range(start, periods=len(volumes), freq="h").astype(str), "traffic_volume": volumes})
     frame.attrs["source"] = "data/01_raw/my_traffic.csv"
     return frame
 
@@ -58,10 +56,26 @@ def test_ingest_accepts_other_column_names_from_parameters() -> None:
         (hourly_frame([1, 2, 3, 4]).drop(columns="traffic_volume"), "traffic_volume", "missing"),
         (hourly_frame([1, "lots", 3, 4]), "traffic_volume", "non-numeric volumes on CSV lines 3 (values 'lots')"),
         (hourly_frame([1, -5, 3, 4]), "traffic_volume", "negative volumes"),
-        (hourly_frame([1, 2, 3, 4]).assign(datetime=["2024-01-01 00:00"] * 2 + ["2024-01-01 01:00", "2024-01-01 02:00"]), "datetime", "duplicate timestamps on CSV lines 2, 3"),
-        (hourly_frame([1, 2, 3, 4]).assign(datetime=pd.date_range("2024-01-01", periods=4, freq="30min").astype(str)), "datetime", "not on the hour"),
-        (hourly_frame([1, 2, 3, 4]).assign(datetime=pd.date_range("2024-01-01", periods=4, freq="2h").astype(str)), "datetime", "apart, not one hour"),
-        (hourly_frame([1, 2, 3, 4]).assign(datetime=["2024-01-01 00:00", "not a date", "2024-01-01 02:00", "2024-01-01 03:00"]), "datetime", "cannot be parsed"),
+        (
+            hourly_frame([1, 2, 3, 4]).assign(datetime=["2024-01-01 00:00"] * 2 + ["2024-01-01 01:00", "2024-01-01 02:00"]),
+            "datetime",
+            "duplicate timestamps on CSV lines 2, 3",
+        ),
+        (
+            hourly_frame([1, 2, 3, 4]).assign(datetime=pd.date_range("2024-01-01", periods=4, freq="30min").astype(str)),
+            "datetime",
+            "not on the hour",
+        ),
+        (
+            hourly_frame([1, 2, 3, 4]).assign(datetime=pd.date_range("2024-01-01", periods=4, freq="2h").astype(str)),
+            "datetime",
+            "apart, not one hour",
+        ),
+        (
+            hourly_frame([1, 2, 3, 4]).assign(datetime=["2024-01-01 00:00", "not a date", "2024-01-01 02:00", "2024-01-01 03:00"]),
+            "datetime",
+            "cannot be parsed",
+        ),
         (hourly_frame([1, 2, 3]), "traffic_volume", "only 3 hourly rows"),
     ],
     ids=["no-volume-column", "text-volume", "negative", "duplicates", "half-hourly", "two-hourly", "bad-timestamp", "too-short"],
@@ -190,9 +204,7 @@ def test_baselines_match_hand_computation(scaled_series: pd.DataFrame) -> None:
     t = windows["target_start_test"][0]  # 160
     persistence = nodes.forecast_baseline(scaled_series, windows, {"method": "persistence"}, PREPROCESSING)
     np.testing.assert_array_equal(persistence[0], np.full(24, series[159]))
-    daily = nodes.forecast_baseline(
-        scaled_series, windows, {"method": "seasonal_naive", "season_hours": 24}, PREPROCESSING
-    )
+    daily = nodes.forecast_baseline(scaled_series, windows, {"method": "seasonal_naive", "season_hours": 24}, PREPROCESSING)
     np.testing.assert_array_equal(daily[0], series[t - 24 : t])
     np.testing.assert_array_equal(daily[3], series[t + 3 - 24 : t + 3])
     assert persistence.shape == daily.shape == windows["y_test"].shape
@@ -305,7 +317,7 @@ def summary(test_mse: float, epochs: int) -> dict:
 def test_report_ranks_models_and_states_who_wins(scaled_series: pd.DataFrame) -> None:
     windows = nodes.make_windows(scaled_series, PREPROCESSING)
     scaler = MinMaxScaler().fit(np.array([[0.0], [1.0]]))
-    predictions = {name: windows["y_test"] for name in ("lstm", "persistence")}
+    predictions = dict.fromkeys(("lstm", "persistence"), windows["y_test"])
 
     def report(lstm_mse: float, persistence_mse: float) -> tuple:
         summaries = {"lstm": summary(lstm_mse, 2), "persistence": summary(persistence_mse, 0)}

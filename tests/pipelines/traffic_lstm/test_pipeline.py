@@ -90,7 +90,7 @@ def test_same_seed_same_metrics_and_a_new_version_per_run(finished_run: TempProj
     runs = finished_run.runs("traffic_lstm")
     second = runs[~runs["run_id"].isin(first["run_id"])]
     assert len(second) == len(first) == 6
-    by_model = lambda frame: frame.set_index("tags.model")[list(TEST_METRICS)].sort_index()  # noqa: E731
+    by_model = lambda frame: frame.set_index("tags.model")[list(TEST_METRICS)].sort_index()  # noqa: E731 (a one-line view, used twice)
     assert by_model(second).equals(by_model(first))
     models_after = finished_run.outputs("06_models/traffic_lstm/lstm.keras/*/*")
     assert len(models_after) == len(models_before) + 1  # versioned: the first model is still there

@@ -273,7 +273,12 @@ def report_inputs(folders: tuple[Path, Path], images: pd.DataFrame, tmp_path: Pa
     }
     new_images = new_pictures(folders[1], tmp_path)
     new_predictions = pd.DataFrame(
-        {"file": [f"new_{i}.png" for i in range(4)], "predicted_class": ["humans", "horses"] * 2, "confidence": [0.9, 0.8, 0.6, 0.7], "model": "fine_tuning"}
+        {
+            "file": [f"new_{i}.png" for i in range(4)],
+            "predicted_class": ["humans", "horses"] * 2,
+            "confidence": [0.9, 0.8, 0.6, 0.7],
+            "model": "fine_tuning",
+        }
     )
     reporting = {"misclassified_images": 8, "constant_features_below": 1e-6, "course_results": {"fine_tuning": "97.4% → 97.5%"}}
     return {
@@ -289,7 +294,9 @@ def report_inputs(folders: tuple[Path, Path], images: pd.DataFrame, tmp_path: Pa
     }
 
 
-def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(folders: tuple[Path, Path], images: pd.DataFrame, tmp_path: Path) -> None:
+def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(
+    folders: tuple[Path, Path], images: pd.DataFrame, tmp_path: Path
+) -> None:
     inputs = report_inputs(folders, images, tmp_path)
     ranking, *figures, html = nodes.build_report(**inputs)
     assert ranking["model"].tolist() == ["fine_tuning", "feature_extraction", "mobilenet_v2"]
@@ -310,7 +317,6 @@ def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(fold
     assert "data/04_feature" not in html
     other_cut = {"cut_layer": "block3_pool", "trained_layers": ["block4_conv1", "head"]}
     assert nodes._trained_part("fine_tuning", other_cut) == "fine_tuning: block4_conv1, head on the cached block3_pool output"
-
 
 
 def test_the_weights_note_names_each_source() -> None:

@@ -73,7 +73,10 @@ def test_the_logged_fine_tuned_model_loads_and_holds_the_fine_tuned_weights(fini
     runs = finished_run.runs("vgg16_finetune").set_index("tags.model")
     logged = mlflow.keras.load_model(f"runs:/{runs.loc['fine_tuning', 'run_id']}/model")
     started = mlflow.keras.load_model(f"runs:/{runs.loc['feature_extraction', 'run_id']}/model")
-    block5 = [np.array(logged.get_layer("vgg16").get_layer("block5_conv3").kernel), np.array(started.get_layer("vgg16").get_layer("block5_conv3").kernel)]
+    block5 = [
+        np.array(logged.get_layer("vgg16").get_layer("block5_conv3").kernel),
+        np.array(started.get_layer("vgg16").get_layer("block5_conv3").kernel),
+    ]
     block1 = [np.array(model.get_layer("vgg16").get_layer("block1_conv1").kernel) for model in (logged, started)]
     assert not np.array_equal(*block5)  # fine-tuning trained block5 …
     np.testing.assert_array_equal(*block1)  # … and left block 1 as feature_extraction had it
@@ -112,7 +115,9 @@ def test_new_pictures_are_predicted_and_the_report_is_written_and_logged(finishe
 
 def test_the_new_pictures_are_validated_before_any_variant_trains() -> None:
     order = [node.name for node in create_pipeline().nodes]  # the order the sequential runner runs them in
-    first_training = min(order.index(f"vgg16_finetune.{variant}.{step}") for variant in VARIANTS for step in ("cache_features", "train_model"))
+    first_training = min(
+        order.index(f"vgg16_finetune.{variant}.{step}") for variant in VARIANTS for step in ("cache_features", "train_model")
+    )
     assert order.index("vgg16_finetune.validate_new_images") < first_training
     assert order.index("vgg16_finetune.validate_images") < first_training
 

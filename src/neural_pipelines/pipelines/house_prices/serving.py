@@ -43,6 +43,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 #: Characters removed to turn the De Cock / OpenML spelling into Kaggle's: ``Year Remod/Add`` → ``YearRemodAdd``.
 SEPARATORS = re.compile(r"[\s/_]+")
 
+#: How many missing columns an error message lists.
+LISTED_COLUMNS = 10
+
 
 def kaggle_column_name(name: str, aliases: Mapping[str, str] | None = None) -> str:
     """The Kaggle House Prices spelling of a column name.
@@ -99,7 +102,7 @@ class RawFrameCleaner(TransformerMixin, BaseEstimator):
         missing = [c for c in self.feature_names_in_ if c not in frame.columns]
         if missing:
             raise ValueError(
-                f"Missing input columns {missing[:10]}{' …' if len(missing) > 10 else ''}: a raw row needs every "
+                f"Missing input columns {missing[:LISTED_COLUMNS]}{' …' if len(missing) > LISTED_COLUMNS else ''}: a raw row needs every "
                 "column the model was trained on (Kaggle House Prices spelling; empty cells are fine)."
             )
         numeric = frame[self.numeric_columns_].apply(pd.to_numeric, errors="coerce").astype("float64")

@@ -58,11 +58,13 @@ def segment(start: np.ndarray, end: np.ndarray, width: float) -> np.ndarray:
     return np.array([start + normal, end + normal, end - normal, start - normal])
 
 
-def limb(start: Sequence[float], angles: Sequence[float], lengths: Sequence[float], width: float, role: str) -> tuple[list[Part], np.ndarray]:
+def limb(
+    start: Sequence[float], angles: Sequence[float], lengths: Sequence[float], width: float, role: str
+) -> tuple[list[Part], np.ndarray]:
     """Jointed bars (thigh and shin, upper arm and forearm …) with rounded joints; returns the parts and the tip."""
     parts: list[Part] = []
     point = np.asarray(start, dtype=float)
-    for angle, length in zip(angles, lengths):
+    for angle, length in zip(angles, lengths, strict=False):
         tip = point + length * heading(angle)
         parts.append((segment(point, tip, width), role))
         parts.append((ellipse(tip, (width / 2.0, width / 2.0)), role))
@@ -86,10 +88,10 @@ def horse(rng: np.random.Generator) -> list[Part]:
     neck_start = np.array([0.26, 0.04])
     neck_end = neck_start + 0.30 * heading(rng.uniform(115.0, 150.0))
     parts.append((segment(neck_start, neck_end, 0.13), "main"))
-    parts.append((segment(neck_start + [-0.05, 0.05], neck_end + [-0.04, 0.02], 0.04), "accent"))  # mane
+    parts.append((segment(neck_start + np.array([-0.05, 0.05]), neck_end + np.array([-0.04, 0.02]), 0.04), "accent"))  # mane
     head_tip = neck_end + 0.22 * heading(rng.uniform(40.0, 80.0))
     parts += [(ellipse(neck_end, (0.065, 0.065)), "main"), (segment(neck_end, head_tip, 0.10), "main")]
-    parts.append((segment(neck_end + [-0.02, 0.03], neck_end + [0.0, 0.11], 0.035), "main"))  # ear
+    parts.append((segment(neck_end + np.array([-0.02, 0.03]), neck_end + np.array([0.0, 0.11]), 0.035), "main"))  # ear
     return parts
 
 
@@ -167,10 +169,12 @@ def clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, count: int, siz
         x, y = rng.uniform(0, width), rng.uniform(0, height)
         box = [x - radius, y - radius * rng.uniform(0.4, 1.0), x + radius, y + radius * rng.uniform(0.4, 1.0)]
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)  # noqa: PLR2004
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)  # noqa: PLR2004 (a fair coin)
 
 
-def draw_image(rng: np.random.Generator, figure: str, scene: Mapping[str, Any], style: Mapping[str, Any], size: tuple[int, int]) -> np.ndarray:
+def draw_image(
+    rng: np.random.Generator, figure: str, scene: Mapping[str, Any], style: Mapping[str, Any], size: tuple[int, int]
+) -> np.ndarray:
     """One uint8 ``(height, width, 3)`` picture of a ``figure`` (``horse`` or ``human``) in a random scene."""
     base = rng.uniform(0.0, 255.0, 3)
     kind = style["backgrounds"][rng.integers(len(style["backgrounds"]))]
@@ -230,6 +234,8 @@ def draw_unlabeled_images(target: dict[str, Any], style: dict[str, Any]) -> dict
     rng = np.random.default_rng(int(target["seed"]))
     figures = list(target["figures"].values())
     kinds = rng.permutation([figures[number % len(figures)] for number in range(int(target["images"]))])
-    images = {f"new_{number:03d}.png": draw_image(rng, str(kind), target["scene"], style, size) for number, kind in enumerate(kinds, start=1)}
+    images = {
+        f"new_{number:03d}.png": draw_image(rng, str(kind), target["scene"], style, size) for number, kind in enumerate(kinds, start=1)
+    }
     logger.info("Drew %d unlabeled images of %s×%s pixels", len(images), *size)
     return images

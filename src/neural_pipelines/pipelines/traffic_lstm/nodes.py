@@ -107,15 +107,12 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
         raise DataValidationError(
             source,
             time_column,
-            f"timestamps not on the hour on {_csv_lines(off_the_hour, timestamps)}; "
-            "this pipeline needs an hourly series",
+            f"timestamps not on the hour on {_csv_lines(off_the_hour, timestamps)}; this pipeline needs an hourly series",
             "resample to hourly totals first, e.g. df.resample('h', on='datetime').sum()",
         )
 
     traffic = (
-        pd.DataFrame({"datetime": timestamps, "traffic_volume": volumes.astype("float64")})
-        .sort_values("datetime")
-        .reset_index(drop=True)
+        pd.DataFrame({"datetime": timestamps, "traffic_volume": volumes.astype("float64")}).sort_values("datetime").reset_index(drop=True)
     )
     step = traffic["datetime"].diff().median()
     if pd.notna(step) and step != pd.Timedelta(hours=1):
@@ -130,8 +127,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
         raise DataValidationError(
             source,
             volume_column,
-            f"only {len(traffic)} hourly rows; at least {needed} are needed to make training, "
-            "validation and test windows of 6 + 24 hours",
+            f"only {len(traffic)} hourly rows; at least {needed} are needed to make training, validation and test windows of 6 + 24 hours",
             "provide a longer series (weeks of hourly data)",
         )
     logger.info(
@@ -167,9 +163,7 @@ def regularize_hourly(traffic: pd.DataFrame, preprocessing: dict[str, Any]) -> p
     interpolated = volume.interpolate(method="time", limit_area="inside")
     volume = volume.where(~fillable, interpolated)
 
-    hourly = pd.DataFrame(
-        {"traffic_volume": volume, "imputed": fillable & volume.notna()}
-    ).reset_index()
+    hourly = pd.DataFrame({"traffic_volume": volume, "imputed": fillable & volume.notna()}).reset_index()
     logger.info(
         "Hourly index: %d hours, %d filled by interpolation (gaps <= %dh), %d left missing (longer gaps)",
         len(hourly),
@@ -188,8 +182,8 @@ def split_and_scale(hourly: pd.DataFrame, preprocessing: dict[str, Any]) -> tupl
     The scaler never sees validation or test rows.
     """
     n_hours = len(hourly)
-    test_start = int(round(n_hours * (1 - preprocessing["test_fraction"])))
-    validation_start = int(round(test_start * (1 - preprocessing["validation_fraction"])))
+    test_start = round(n_hours * (1 - preprocessing["test_fraction"]))
+    validation_start = round(test_start * (1 - preprocessing["validation_fraction"]))
     split = np.full(n_hours, "train", dtype=object)
     split[validation_start:test_start] = "validation"
     split[test_start:] = "test"
@@ -241,8 +235,7 @@ def make_windows(scaled: pd.DataFrame, preprocessing: dict[str, Any]) -> dict[st
             raise DataValidationError(
                 "traffic series",
                 "traffic_volume",
-                f"no complete {history}+{horizon}-hour window falls in the {name} split "
-                f"({int((split_codes == code).sum())} hours)",
+                f"no complete {history}+{horizon}-hour window falls in the {name} split ({int((split_codes == code).sum())} hours)",
                 "provide a longer series or fewer missing hours",
             )
         x = inputs[keep]
@@ -411,7 +404,7 @@ def plot_test_week(
     return figure
 
 
-def build_report(  # noqa: PLR0913
+def build_report(
     summaries: dict[str, dict[str, Any]],
     scaled: pd.DataFrame,
     windows: dict[str, np.ndarray],
@@ -440,7 +433,7 @@ def build_report(  # noqa: PLR0913
     return comparison, learning_curves_figure, mae_by_horizon_figure, test_week_figure, html
 
 
-def render_report(  # noqa: PLR0913
+def render_report(
     comparison: pd.DataFrame,
     learning_curves_figure: Figure,
     mae_by_horizon_figure: Figure,

@@ -11,8 +11,8 @@ Architectures, weights, optimizers and epochs are in ``parameters_vgg16_finetune
 
 from kedro.pipeline import Node, Pipeline
 
-from neural_pipelines.pipelines.vgg16_finetune import nodes
 from neural_pipelines.pipelines.variants import collect, collect_nodes, namespaced
+from neural_pipelines.pipelines.vgg16_finetune import nodes
 
 PIPELINE = "vgg16_finetune"
 VARIANTS = ("feature_extraction", "fine_tuning", "mobilenet_v2")
@@ -136,7 +136,10 @@ def report_pipeline() -> Pipeline:
                     "image_size": f"params:{full('image_size')}",
                     "reporting": f"params:{full('reporting')}",
                 },
-                [full(name) for name in ("comparison", "accuracy_curves", "loss_curves", "misclassified", "new_predictions_grid", "report")],
+                [
+                    full(name)
+                    for name in ("comparison", "accuracy_curves", "loss_curves", "misclassified", "new_predictions_grid", "report")
+                ],
                 name="build_report",
                 namespace=PIPELINE,
             ),
