@@ -23,6 +23,7 @@ from typing import Any
 import mlflow
 import numpy as np
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines
 from kedro.io import CatalogProtocol
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
@@ -89,17 +90,22 @@ def run_tags_from_params(params: dict[str, Any]) -> dict[str, str]:
     return tags
 
 
+def parent_run_name(run_params: dict[str, Any]) -> str:
+    """What a ``kedro run`` ran, as its MLflow run's name: ``traffic_lstm``, ``all`` (every pipeline),
+    ``image_cnn+house_prices``, with ``[namespaces …]`` or ``[nodes …]`` when it ran only part of them."""
+    names = run_params.get("pipeline_names") or ["__default__"]
+    name = "+".join("all" if pipeline == "__default__" else pipeline for pipeline in names)
+    if run_params.get("namespaces"):
+        name += f" [namespaces {', '.join(run_params['namespaces'])}]"
+    if run_params.get("node_names"):
+        name += f" [nodes {', '.join(run_params['node_names'])}]"
+    return name
+
+
 def git_sha(project_path: Path) -> str:
     """The checked-out commit, or ``unknown`` outside a git checkout."""
     try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=project_path,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        )
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_path, capture_output=True, text=True, check=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return result.stdout.strip() or "unknown"
@@ -144,6 +150,16 @@ def data_provenance(pipeline_name: str, pipeline: Pipeline, catalog: CatalogProt
     return {"data_source": "unknown", "dataset": "unknown"}
 
 
+def registered_pipeline(name: str, running: Pipeline) -> Pipeline:
+    """The whole registered pipeline ``name``, or what runs when it is not registered.
+
+    ``kedro run --namespaces=traffic_lstm.lstm`` runs only the variant's nodes; where its data
+    came from is still what the whole ``traffic_lstm`` pipeline reads.
+    """
+    registered = dict(pipelines.items())
+    return registered.get(name, running)
+
+
 class MlflowVariantRunsHook:
     """Opens one MLflow run per model variant, nested under kedro-mlflow's run.
 
@@ -180,7 +196,7 @@ class MlflowVariantRunsHook:
             self._base_tags[pipeline_name] = {
                 "pipeline": pipeline_name,
                 "git_sha": sha,
-                **data_provenance(pipeline_name, pipeline, catalog),
+                **data_provenance(pipeline_name, registered_pipeline(pipeline_name, pipeline), catalog),
             }
             logger.info(
                 "MLflow: pipeline '%s' reads %s data (%s)",
@@ -189,6 +205,11 @@ class MlflowVariantRunsHook:
                 self._base_tags[pipeline_name]["dataset"],
             )
         mlflow.set_tags({"git_sha": sha})
+        # kedro-mlflow names the run after the pipeline names it got, "__default__" for a plain
+        # `kedro run`; a name configured in mlflow.yml (tracking.run.name) is left as it is.
+        default_name = "+".join(run_params.get("pipeline_names") or ["__default__"])
+        if parent.info.run_name == default_name:
+            mlflow.set_tag("mlflow.runName", parent_run_name(run_params))
 
     @hook_impl(trylast=True)
     def before_node_run(self, node: Node, inputs: dict[str, Any]) -> None:
@@ -251,7 +272,7 @@ class MlflowVariantRunsHook:
             mlflow.start_run(run_id=self._run_ids[variant], nested=True)
         else:
             tags = {**self._base_tags[pipeline_name], "model": model}
-            run = mlflow.start_run(run_name=model, nested=True, tags=tags)
+            run = mlflow.start_run(run_name=f"{pipeline_name}.{model}", nested=True, tags=tags)
             self._run_ids[variant] = run.info.run_id
             logger.info("MLflow: run '%s' (%s) started for %s.%s", model, run.info.run_id, pipeline_name, model)
         self._active = variant

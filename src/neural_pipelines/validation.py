@@ -142,10 +142,7 @@ def _decode_all(frame: pd.DataFrame, source: str, skip_corrupt: bool) -> pd.Data
 
 
 def validate_image_folder(
-    manifest: pd.DataFrame,
-    classes: Sequence[str] | None = None,
-    splits: Sequence[str] | None = None,
-    skip_corrupt: bool = False,
+    manifest: pd.DataFrame, classes: Sequence[str] | None = None, splits: Sequence[str] | None = None, skip_corrupt: bool = False
 ) -> pd.DataFrame:
     """Check an ``ImageFolderDataset`` manifest: folders as configured and every file decodable, by PIL and by TensorFlow.
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from neural_pipelines.models.image_classifiers import build_image_classifier, make_optimizer
+from neural_pipelines.models import build_architecture, make_optimizer
+from neural_pipelines.training.steps import build_model
 
 PARAMETERS = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf/base/parameters_image_cnn.yml").read_text())["image_cnn"]
 
@@ -25,8 +26,10 @@ COURSE_PARAMETER_COUNTS = {
 
 
 def build(variant: str) -> keras.Model:
+    """The variant as the pipeline's shared build step makes it from the parameter file."""
     settings = PARAMETERS[variant]
-    return build_image_classifier(settings["model"], settings["optimizer"], PARAMETERS["image_shape"], len(PARAMETERS["classes"]))
+    shapes = {"input_shape": PARAMETERS["image_shape"], "outputs": len(PARAMETERS["classes"])}
+    return build_model(settings["model"], settings["optimizer"], PARAMETERS["compile"], settings["training"], shapes, seed=0)
 
 
 @pytest.mark.parametrize("variant", list(COURSE_PARAMETER_COUNTS))
@@ -86,7 +89,7 @@ def test_optimizer_settings_are_passed_through() -> None:
 
 def test_unknown_names_point_at_the_parameter_file() -> None:
     with pytest.raises(ValueError, match=r"'resnet'.*parameters_<pipeline>\.yml.*'cnn'"):
-        build_image_classifier({"architecture": "resnet"}, {"name": "adam"}, (28, 28, 1), 10)
+        build_architecture({"architecture": "resnet"}, (28, 28, 1), 10)
     with pytest.raises(ValueError, match=r"optimizer 'adagrad'.*parameters_<pipeline>\.yml"):
         make_optimizer({"name": "adagrad"})
 
@@ -99,11 +102,9 @@ HORSE_OR_HUMAN = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf/bas
 
 
 def build_horse_or_human(variant: str, image_size: tuple[int, int] | None = None) -> keras.Model:
-    from neural_pipelines.models.image_classifiers import build_binary_image_classifier
-
     settings = HORSE_OR_HUMAN[variant]
-    size = image_size or tuple(HORSE_OR_HUMAN["image_size"])
-    return build_binary_image_classifier(settings["model"], settings["optimizer"], (*size, 3))
+    shapes = {"input_shape": [*(image_size or HORSE_OR_HUMAN["image_size"]), 3], "outputs": 1}
+    return build_model(settings["model"], settings["optimizer"], HORSE_OR_HUMAN["compile"], settings["training"], shapes, seed=0)
 
 
 @pytest.mark.parametrize("variant", ["cnn", "cnn_augmented"])
@@ -163,8 +164,6 @@ def test_horse_or_human_augmentation_acts_only_in_training_and_the_model_reloads
     assert reloaded.get_layer("augmentation").layers[2].x_factor == pytest.approx((0.0, 0.2))
 
 
-def test_unknown_binary_architecture_is_named() -> None:
-    from neural_pipelines.models.image_classifiers import build_binary_image_classifier
-
-    with pytest.raises(ValueError, match=r"'resnet'.*horse_or_human_cnn"):
-        build_binary_image_classifier({"architecture": "resnet"}, {"name": "rmsprop"}, (96, 96, 3))
+def test_unknown_architecture_lists_every_known_one() -> None:
+    with pytest.raises(ValueError, match=r"'resnet'.*horse_or_human_cnn.*add a builder"):
+        build_architecture({"architecture": "resnet"}, (96, 96, 3), 1)

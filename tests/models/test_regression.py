@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from neural_pipelines.models.regression import build_mlp, build_regressor, build_wide_deep
+from neural_pipelines.models import build_architecture, compile_model
+from neural_pipelines.models.regression import build_mlp, build_wide_deep
 
 # mlp_course, 36 numeric features: Dense(64) 36*64+64 = 2,368; Dense(64) 64*64+64 = 4,160;
 # Dense(1) 64+1 = 65 → 6,593.
@@ -22,22 +23,22 @@ EXPECTED = {
 
 @pytest.mark.parametrize(("architecture", "n_features", "hidden_units"), list(EXPECTED))
 def test_parameter_counts_match_hand_computation(architecture: str, n_features: int, hidden_units: tuple[int, ...]) -> None:
-    model = build_regressor(architecture, n_features=n_features, hidden_units=hidden_units, loss="mse")
+    model = build_architecture({"architecture": architecture, "hidden_units": hidden_units}, (n_features,), 1)
     assert model.count_params() == EXPECTED[(architecture, n_features, hidden_units)]
     assert model.output_shape == (None, 1)
     assert model.name == architecture
 
 
 def test_mlp_is_the_course_stack_ending_in_a_linear_dense_1() -> None:
-    model = build_mlp(36, hidden_units=(64, 64), dropout=0.2)
+    model = build_mlp((36,), hidden_units=(64, 64), dropout=0.2)
     kinds = [(type(layer).__name__, getattr(layer, "units", None)) for layer in model.layers]
     assert kinds == [("Dense", 64), ("Dropout", None), ("Dense", 64), ("Dropout", None), ("Dense", 1)]
     assert model.layers[-1].activation is keras.activations.linear
-    assert build_mlp(36, (64, 64), dropout=0.2).count_params() == 6_593  # dropout adds no weights
+    assert build_mlp((36,), 1, hidden_units=(64, 64), dropout=0.2).count_params() == 6_593  # dropout adds no weights
 
 
 def test_wide_deep_feeds_the_inputs_straight_to_the_output() -> None:
-    model = build_wide_deep(8, hidden_units=(30, 30))
+    model = build_wide_deep((8,), hidden_units=(30, 30))
     concatenate = model.get_layer("wide_and_deep")
     wide, deep = concatenate.input
     assert wide is model.input  # the wide path is the (already normalized) input itself
@@ -53,21 +54,17 @@ def test_wide_deep_feeds_the_inputs_straight_to_the_output() -> None:
 
 
 def test_compiled_with_the_requested_loss_and_rmse_reported() -> None:
-    course = build_regressor("mlp", n_features=36, hidden_units=(64, 64), loss="mae", learning_rate=0.01)
+    course = compile_model(
+        build_mlp((36,), hidden_units=(64, 64)), {"name": "adam", "learning_rate": 0.01}, {"loss": "mae", "metrics": ["rmse", "mae"]}
+    )
     assert course.loss == "mae"
     assert float(course.optimizer.learning_rate) == pytest.approx(0.01)
     history = course.fit(np.zeros((4, 36), "float32"), np.ones(4, "float32"), epochs=1, verbose=0).history
     assert {"loss", "rmse", "mae"} <= set(history)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"architecture": "cnn"}, r"'cnn'.*parameters_house_prices\.yml.*\['mlp', 'wide_deep'\]"),
-        ({"loss": "huber"}, r"'huber'.*\['mae', 'mse'\]"),
-    ],
-)
-def test_unknown_choices_name_the_parameter_file_and_options(kwargs: dict, message: str) -> None:
-    arguments = {"architecture": "mlp", "n_features": 3, "hidden_units": (4,), "loss": "mse", **kwargs}
-    with pytest.raises(ValueError, match=message):
-        build_regressor(**arguments)
+def test_unknown_loss_or_metric_names_the_parameter_block() -> None:
+    with pytest.raises(ValueError, match=r"loss 'hubber'.*compile.*parameters_<pipeline>\.yml"):
+        compile_model(build_mlp((3,)), {"name": "adam"}, {"loss": "hubber"})
+    with pytest.raises(ValueError, match=r"metric 'r3'.*compile"):
+        compile_model(build_mlp((3,)), {"name": "adam"}, {"loss": "mse", "metrics": ["r3"]})

@@ -9,19 +9,18 @@ import keras
 import numpy as np
 import pytest
 
-from neural_pipelines.models import transfer
-from neural_pipelines.models.transfer import (
-    VGG16Preprocess,
-    build_transfer_model,
-    parts,
-    split_at,
-    trainable_count,
-    unfreeze_top_layers,
-)
+from neural_pipelines.models import build_architecture, compile_model, trainable_count, transfer
+from neural_pipelines.models.transfer import VGG16Preprocess, parts, split_at, unfreeze_top_layers
 
 RMSPROP = {"name": "rmsprop", "learning_rate": 1e-4}
 VGG16 = {"architecture": "vgg16", "weights": None}
 MOBILENET_V2 = {"architecture": "mobilenet_v2", "weights": None, "dense_units": 128, "dropout": 0.2}
+BINARY = {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
+
+
+def build_transfer_model(model: dict, optimizer: dict, image_size: list[int]) -> keras.Model:
+    """The transfer model for RGB images of ``image_size``, compiled as vgg16_finetune's parameters compile it."""
+    return compile_model(build_architecture(model, [*image_size, 3], 1), optimizer, BINARY)
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +94,12 @@ def test_split_parts_compose_to_the_model_and_share_its_layers(cut: str | None) 
 
 
 def test_configuration_errors_name_the_parameter_file() -> None:
-    with pytest.raises(ValueError, match=r"Unknown transfer architecture 'resnet'.*parameters_vgg16_finetune\.yml"):
+    with pytest.raises(ValueError, match=r"Unknown architecture 'resnet'.*parameters_<pipeline>\.yml.*'vgg16'"):
         build_transfer_model({"architecture": "resnet", "weights": None}, RMSPROP, [32, 32])
     model = build_transfer_model(VGG16, RMSPROP, [32, 32])
     with pytest.raises(ValueError, match=r"vgg16 has no layer 'block9_pool'"):
         split_at(model, "block9_pool")
-    with pytest.raises(ValueError, match=r"Unknown optimizer 'adagrad'.*vgg16_finetune"):
+    with pytest.raises(ValueError, match=r"Unknown optimizer 'adagrad'.*parameters_<pipeline>\.yml"):
         build_transfer_model(VGG16, {"name": "adagrad"}, [32, 32])
 
 

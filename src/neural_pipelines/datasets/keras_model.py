@@ -30,8 +30,7 @@ def keras_signature(model: Any) -> ModelSignature:
         return TensorSpec(np.dtype(tensor.dtype), shape)
 
     return ModelSignature(
-        inputs=Schema([spec(tensor) for tensor in model.inputs]),
-        outputs=Schema([spec(tensor) for tensor in model.outputs]),
+        inputs=Schema([spec(tensor) for tensor in model.inputs]), outputs=Schema([spec(tensor) for tensor in model.outputs])
     )
 
 

@@ -6,6 +6,11 @@ Kedro 1.7 refuses the catalog ("All datasets in the catalog must have the same s
 version"). Here ``versioned: true`` goes on the outer entry; Kedro hands the run's version
 to this class, which gives it to the wrapped dataset. Saving writes the local versioned file
 and logs it to the active MLflow run, exactly as kedro-mlflow does.
+
+What the catalog gets is kedro-mlflow's dynamic subclass of the wrapped dataset class, so the
+wrapped dataset's own methods stay: ``preview()`` of ``matplotlib.MatplotlibDataset`` or
+``pandas.CSVDataset`` (the newest version) is what kedro-viz shows in its side panel and in
+``kedro viz build --include-previews`` (tests/datasets/test_mlflow_artifact.py, tests/test_kedro_viz.py).
 """
 
 from __future__ import annotations

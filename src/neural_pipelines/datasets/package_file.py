@@ -31,14 +31,7 @@ class PackageFileDataset(AbstractDataset[None, Any]):
             type: pandas.CSVDataset
     """
 
-    def __init__(
-        self,
-        *,
-        package: str,
-        resource: str,
-        dataset: str | dict[str, Any],
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, *, package: str, resource: str, dataset: str | dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
         self._package = package
         self._resource = resource
         self._dataset_config = {"type": dataset} if isinstance(dataset, str) else deepcopy(dataset)

@@ -69,12 +69,7 @@ class MlflowPyfuncModelDataset(AbstractVersionedDataset[mlflow.pyfunc.PythonMode
         if protocol != "file":
             raise DatasetError(f"MlflowPyfuncModelDataset writes local folders only; got {filepath!r}.")
         self._fs = fsspec.filesystem(protocol)
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
+        super().__init__(filepath=PurePosixPath(path), version=version, exists_function=self._fs.exists, glob_function=self._fs.glob)
         self._mlflow_name = mlflow_name
         self._requirements = pinned(list(requirements or DEFAULT_REQUIREMENTS))
         self.metadata = metadata

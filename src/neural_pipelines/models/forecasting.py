@@ -2,7 +2,8 @@
 
 The course's three networks, each 16 units wide, each ending in ``Dense(horizon)``. Inputs
 are ``(timesteps, features)``: ``(6, 1)`` lets the recurrent layers step through the six
-hours; the course's ``(1, 6)`` gives them a single step of six features.
+hours; the course's ``(1, 6)`` gives them a single step of six features. Builders return
+uncompiled models (``models.compile_model`` adds Adam, MSE and MAE from the parameters).
 """
 
 from __future__ import annotations
@@ -16,69 +17,18 @@ from keras import layers
 def build_dense(input_shape: tuple[int, int], horizon: int, units: int = 16) -> keras.Model:
     """Flatten → Dense(units, relu) → Dense(horizon)."""
     return keras.Sequential(
-        [
-            keras.Input(shape=input_shape),
-            layers.Flatten(),
-            layers.Dense(units, activation="relu"),
-            layers.Dense(horizon),
-        ],
-        name="dense",
+        [keras.Input(shape=input_shape), layers.Flatten(), layers.Dense(units, activation="relu"), layers.Dense(horizon)], name="dense"
     )
 
 
 def build_simple_rnn(input_shape: tuple[int, int], horizon: int, units: int = 16) -> keras.Model:
     """SimpleRNN(units) → Dense(horizon)."""
-    return keras.Sequential(
-        [
-            keras.Input(shape=input_shape),
-            layers.SimpleRNN(units),
-            layers.Dense(horizon),
-        ],
-        name="simple_rnn",
-    )
+    return keras.Sequential([keras.Input(shape=input_shape), layers.SimpleRNN(units), layers.Dense(horizon)], name="simple_rnn")
 
 
 def build_lstm(input_shape: tuple[int, int], horizon: int, units: int = 16) -> keras.Model:
     """LSTM(units) → Dense(horizon)."""
-    return keras.Sequential(
-        [
-            keras.Input(shape=input_shape),
-            layers.LSTM(units),
-            layers.Dense(horizon),
-        ],
-        name="lstm",
-    )
+    return keras.Sequential([keras.Input(shape=input_shape), layers.LSTM(units), layers.Dense(horizon)], name="lstm")
 
 
-FORECASTERS: dict[str, Callable[..., keras.Model]] = {
-    "dense": build_dense,
-    "simple_rnn": build_simple_rnn,
-    "lstm": build_lstm,
-}
-
-
-def build_forecaster(
-    architecture: str,
-    input_shape: tuple[int, int],
-    horizon: int,
-    units: int = 16,
-    learning_rate: float = 1e-3,
-    steps_per_execution: int = 1,
-) -> keras.Model:
-    """Build ``architecture`` and compile it with Adam, MSE loss and MAE (the course's setup).
-
-    ``steps_per_execution`` runs that many batches per TensorFlow call: the same updates
-    in the same order, with far less per-batch Python overhead for these tiny models.
-    """
-    if architecture not in FORECASTERS:
-        raise ValueError(
-            f"Unknown forecaster architecture {architecture!r} in parameters_traffic_lstm.yml; use one of {sorted(FORECASTERS)}."
-        )
-    model = FORECASTERS[architecture](tuple(input_shape), horizon, units)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="mse",
-        metrics=["mae"],
-        steps_per_execution=steps_per_execution,
-    )
-    return model
+FORECASTERS: dict[str, Callable[..., keras.Model]] = {"dense": build_dense, "simple_rnn": build_simple_rnn, "lstm": build_lstm}

@@ -17,8 +17,8 @@ builder        layers                                                        par
 ``mnist_cnn``  Conv 32 → pool → Conv 64 → pool → Conv 128 → Dense 10           104,202
 =============  ===========================================================  ==========
 
-:func:`build_image_classifier` picks a builder by name and compiles it: sparse categorical
-cross-entropy on integer labels, accuracy, and the optimizer named in the parameters.
+Builders return uncompiled models; ``models.compile_model`` compiles them with the loss,
+metrics and optimizer of the experiment's parameters.
 """
 
 from __future__ import annotations
@@ -148,57 +148,6 @@ IMAGE_CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {
     "mnist_cnn": build_mnist_cnn,
 }
 
-OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
-    "adam": keras.optimizers.Adam,
-    "sgd": keras.optimizers.SGD,
-    "rmsprop": keras.optimizers.RMSprop,
-    "nadam": keras.optimizers.Nadam,
-}
-
-
-def make_optimizer(optimizer: dict[str, Any]) -> keras.optimizers.Optimizer:
-    """``{name: sgd, learning_rate: 0.05, momentum: 0.9}`` → ``keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)``."""
-    settings = dict(optimizer)
-    name = str(settings.pop("name", "")).lower()
-    if name not in OPTIMIZERS:
-        raise ValueError(
-            f"Unknown optimizer {name!r} in the variant's optimizer parameters (conf/base/parameters_<pipeline>.yml); "
-            f"use one of {sorted(OPTIMIZERS)}."
-        )
-    return OPTIMIZERS[name](**settings)
-
-
-def build_image_classifier(
-    model: dict[str, Any],
-    optimizer: dict[str, Any],
-    input_shape: Sequence[int],
-    num_classes: int,
-    steps_per_execution: int = 1,
-) -> keras.Model:
-    """Build ``model["architecture"]`` with the rest of ``model`` as its sizes, and compile it.
-
-    Loss: sparse categorical cross-entropy (integer labels, softmax output); metric:
-    accuracy. ``steps_per_execution`` runs that many batches per TensorFlow call (the same
-    updates, less per-batch overhead).
-    """
-    settings = dict(model)
-    architecture = settings.pop("architecture", None)
-    if architecture not in IMAGE_CLASSIFIERS:
-        raise ValueError(
-            f"Unknown image classifier architecture {architecture!r} in the variant's model parameters "
-            "(conf/base/parameters_<pipeline>.yml); "
-            f"use one of {sorted(IMAGE_CLASSIFIERS)}."
-        )
-    classifier = IMAGE_CLASSIFIERS[architecture](tuple(input_shape), int(num_classes), **settings)
-    classifier.compile(
-        optimizer=make_optimizer(optimizer),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
-    )
-    return classifier
-
-
 # --- horse_or_human: binary RGB classifiers (one sigmoid output) ------------------------
 #
 # The course's horse-or-human CNN, with and without its augmentation and dropout. Images
@@ -246,6 +195,7 @@ def augmentation_layers(
 
 def build_horse_or_human_cnn(  # noqa: PLR0913 (every size of the architecture is a parameter)
     input_shape: Sequence[int],
+    outputs: int = 1,
     *,
     name: str,
     filters: Sequence[int],
@@ -256,7 +206,7 @@ def build_horse_or_human_cnn(  # noqa: PLR0913 (every size of the architecture i
     augmentation: dict[str, Any] | None = None,
 ) -> keras.Model:
     """Input (raw RGB 0..255) → [augmentation] → Rescaling(1/255) → one Conv2D(relu) + MaxPool
-    block per entry of ``filters`` → Flatten → Dense(dense_units, relu) → [Dropout] → Dense(1, sigmoid).
+    block per entry of ``filters`` → Flatten → Dense(dense_units, relu) → [Dropout] → Dense(outputs, sigmoid).
 
     ``augmentation`` holds the arguments of :func:`augmentation_layers` (``None``: no
     augmentation); ``dropout`` is the rate of the Dropout before the output (``None``: none).
@@ -270,34 +220,8 @@ def build_horse_or_human_cnn(  # noqa: PLR0913 (every size of the architecture i
     stack += [layers.Flatten(), layers.Dense(dense_units, activation="relu")]
     if dropout:
         stack.append(layers.Dropout(dropout))
-    stack.append(layers.Dense(1, activation="sigmoid"))
+    stack.append(layers.Dense(outputs, activation="sigmoid"))
     return keras.Sequential(stack, name=name)
 
 
-BINARY_IMAGE_CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {
-    "horse_or_human_cnn": build_horse_or_human_cnn,
-}
-
-
-def build_binary_image_classifier(
-    model: dict[str, Any],
-    optimizer: dict[str, Any],
-    input_shape: Sequence[int],
-    steps_per_execution: int = 1,
-) -> keras.Model:
-    """Build ``model["architecture"]`` (one of :data:`BINARY_IMAGE_CLASSIFIERS`) and compile it.
-
-    Loss: binary cross-entropy on 0/1 labels against the sigmoid output; metric: accuracy.
-    """
-    settings = dict(model)
-    architecture = settings.pop("architecture", None)
-    if architecture not in BINARY_IMAGE_CLASSIFIERS:
-        raise ValueError(f"Unknown binary image classifier architecture {architecture!r}; use one of {sorted(BINARY_IMAGE_CLASSIFIERS)}.")
-    classifier = BINARY_IMAGE_CLASSIFIERS[architecture](tuple(input_shape), **settings)
-    classifier.compile(
-        optimizer=make_optimizer(optimizer),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
-    )
-    return classifier
+BINARY_IMAGE_CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {"horse_or_human_cnn": build_horse_or_human_cnn}

@@ -38,8 +38,6 @@ import keras
 import numpy as np
 from keras import layers
 
-from neural_pipelines.models.image_classifiers import make_optimizer
-
 PARAMS_FILE = "conf/base/parameters_vgg16_finetune.yml"
 PREPROCESS, HEAD = "preprocess", "head"
 
@@ -112,36 +110,24 @@ def _pretrained_base(application: Callable[..., keras.Model], name: str, input_s
     return base
 
 
-def compile_classifier(model: keras.Model, optimizer: dict[str, Any]) -> keras.Model:
-    """Compile for 0/1 labels: binary cross-entropy, accuracy, and the configured optimizer (returns ``model``)."""
-    try:
-        keras_optimizer = make_optimizer(optimizer)
-    except ValueError as error:
-        raise ValueError(f"{error} (vgg16_finetune: the optimizer blocks of {PARAMS_FILE})") from None
-    model.compile(optimizer=keras_optimizer, loss="binary_crossentropy", metrics=["accuracy"])
-    # Built now, for the current trainable weights: a saved model then reloads without Keras
-    # skipping (and warning about) optimizer variables that a later build would have added.
-    keras_optimizer.build(model.trainable_variables)
-    return model
-
-
-def build_vgg16_transfer(input_shape: Sequence[int], *, weights: str | None, optimizer: dict[str, Any]) -> keras.Model:
-    """VGG16 without its top, frozen, under Flatten → Dense(1, sigmoid): the course's feature extractor.
+def build_vgg16_transfer(input_shape: Sequence[int], outputs: int = 1, *, weights: str | None) -> keras.Model:
+    """VGG16 without its top, frozen, under Flatten → Dense(outputs, sigmoid): the course's feature extractor.
 
     Input: RGB pixels 0–255, ``input_shape`` (height, width, 3), at least 32×32. At 224×224
     the base has 14,714,688 parameters and the head 7·7·512 + 1 = 25,089.
     """
     image = keras.Input(shape=tuple(input_shape), name="image")
     base = _pretrained_base(keras.applications.VGG16, "vgg16", input_shape, weights)
-    head = keras.Sequential([keras.Input(shape=base.output_shape[1:]), layers.Flatten(), layers.Dense(1, activation="sigmoid")], name=HEAD)
-    outputs = head(base(VGG16Preprocess(name=PREPROCESS)(image)))
-    return compile_classifier(keras.Model(image, outputs, name="vgg16_transfer"), optimizer)
+    head = keras.Sequential(
+        [keras.Input(shape=base.output_shape[1:]), layers.Flatten(), layers.Dense(outputs, activation="sigmoid")], name=HEAD
+    )
+    return keras.Model(image, head(base(VGG16Preprocess(name=PREPROCESS)(image))), name="vgg16_transfer")
 
 
 def build_mobilenet_v2_transfer(
-    input_shape: Sequence[int], *, weights: str | None, optimizer: dict[str, Any], dense_units: int, dropout: float
+    input_shape: Sequence[int], outputs: int = 1, *, weights: str | None, dense_units: int, dropout: float
 ) -> keras.Model:
-    """MobileNetV2 without its top, frozen, under GlobalAveragePooling2D → Dense → Dropout → Dense(1, sigmoid).
+    """MobileNetV2 without its top, frozen, under GlobalAveragePooling2D → Dense → Dropout → Dense(outputs, sigmoid).
 
     Pixels are scaled to [-1, 1] first (MobileNetV2's ``preprocess_input``, as a Rescaling
     layer). ImageNet weights exist for 96, 128, 160, 192 and 224 pixels square.
@@ -154,28 +140,14 @@ def build_mobilenet_v2_transfer(
             layers.GlobalAveragePooling2D(),
             layers.Dense(dense_units, activation="relu"),
             layers.Dropout(dropout),
-            layers.Dense(1, activation="sigmoid"),
+            layers.Dense(outputs, activation="sigmoid"),
         ],
         name=HEAD,
     )
-    outputs = head(base(layers.Rescaling(1 / 127.5, offset=-1, name=PREPROCESS)(image)))
-    return compile_classifier(keras.Model(image, outputs, name="mobilenet_v2_transfer"), optimizer)
+    return keras.Model(image, head(base(layers.Rescaling(1 / 127.5, offset=-1, name=PREPROCESS)(image))), name="mobilenet_v2_transfer")
 
 
-TRANSFER_MODELS: dict[str, Callable[..., keras.Model]] = {
-    "vgg16": build_vgg16_transfer,
-    "mobilenet_v2": build_mobilenet_v2_transfer,
-}
-
-
-def build_transfer_model(model: dict[str, Any], optimizer: dict[str, Any], image_size: Sequence[int]) -> keras.Model:
-    """Build ``model["architecture"]`` for RGB images of ``image_size`` (height, width) with the rest of ``model``."""
-    settings = dict(model)
-    architecture = settings.pop("architecture", None)
-    if architecture not in TRANSFER_MODELS:
-        raise ValueError(f"Unknown transfer architecture {architecture!r} in {PARAMS_FILE}; use one of {sorted(TRANSFER_MODELS)}.")
-    height, width = (int(size) for size in image_size)
-    return TRANSFER_MODELS[architecture]((height, width, 3), optimizer=optimizer, **settings)
+TRANSFER_MODELS: dict[str, Callable[..., keras.Model]] = {"vgg16": build_vgg16_transfer, "mobilenet_v2": build_mobilenet_v2_transfer}
 
 
 # --- taking a transfer model apart ---------------------------------------------------
@@ -188,11 +160,6 @@ def parts(model: keras.Model) -> tuple[keras.layers.Layer, keras.Model, keras.Mo
     if len(bases) != 1:
         raise ValueError(f"{model.name} is not image → preprocess → base → head (nested models: {[layer.name for layer in bases]}).")
     return model.get_layer(PREPROCESS), bases[0], head
-
-
-def trainable_count(model: keras.Layer) -> int:
-    """Trainable parameters, as the MLflow hook and ``model.summary()`` count them."""
-    return int(sum(np.prod(weight.shape) for weight in model.trainable_weights))
 
 
 def unfreeze_top_layers(model: keras.Model, n_layers: int) -> list[str]:

@@ -1,31 +1,165 @@
 """Wiring every experiment shares: model variants as namespaces of one template pipeline,
-and the node that gathers one item of every variant for the report.
+named by the experiment's parameter file, and the steps every Keras variant runs.
 
-Each ``<pipeline>.<variant>`` namespace shows as a collapsible group in kedro-viz and
-becomes one nested MLflow run (see ``hooks.MlflowVariantRunsHook``).
+A variant is a block of ``conf/base/parameters_<pipeline>.yml`` under the pipeline's key
+that has a ``model`` (a network) or a ``baseline`` (a non-neural reference) entry::
+
+    traffic_lstm:
+      training: {...}        # pipeline-level: every variant without its own `training` reads it
+      lstm:                  # a variant: the namespace traffic_lstm.lstm
+        model: {architecture: lstm, units: 16}
+
+Adding a variant is adding such a block (and, for a new architecture, a builder in
+``models/``): the pipeline reads the variant names from the parameters when it is created.
+Each ``<pipeline>.<variant>`` namespace shows as a collapsible group in kedro-viz and becomes
+one nested MLflow run (see ``hooks.MlflowVariantRunsHook``).
+
+Kedro creates pipelines before it loads an environment's configuration, so the names come
+from ``conf/base`` and ``conf/local`` (or the environment in ``KEDRO_ENV``) of the project
+the command runs in; ``--env=test`` or ``--env=full`` may change a variant's settings, not
+add one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import yaml
+from kedro.framework.project import settings
 from kedro.pipeline import Node, Pipeline
+from kedro.utils import find_kedro_project
+
+from neural_pipelines.training import steps
+
+#: Entries that make a parameter block a model variant.
+VARIANT_KINDS = ("model", "baseline")
+
+#: The checkout this package was installed from: where the parameters are when the
+#: command does not run inside a Kedro project (e.g. a test that builds a pipeline directly).
+SOURCE_CHECKOUT = Path(__file__).resolve().parents[3]
 
 
-def namespaced(template: Pipeline, name: str, shared_data: set[str], shared_params: set[str]) -> Pipeline:
-    """The template in namespace ``name``, reading the shared data and parameters it uses un-prefixed."""
+def is_variant(block: Any) -> bool:
+    """Whether a parameter block defines a model variant: it has a ``model`` or ``baseline`` block.
+
+    (``vgg16_finetune.predict.model: null``, which names a variant, does not make ``predict`` one.)
+    """
+    return isinstance(block, Mapping) and any(isinstance(block.get(kind), Mapping) for kind in VARIANT_KINDS)
+
+
+def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``update`` merged into ``into`` key by key, nested blocks too (Kedro's "soft" merge of parameters)."""
+    for key, value in update.items():
+        into[key] = _merge(dict(into.get(key) or {}), value) if isinstance(value, Mapping) and isinstance(into.get(key), Mapping) else value
+    return into
+
+
+@functools.cache
+def _read_parameters(conf_source: str, env: str) -> dict[str, Any]:
+    """The parameter files of ``conf/base`` and of ``env``, merged; interpolations are left as written.
+
+    Read as plain YAML rather than through a second ``OmegaConfigLoader``: creating one would
+    re-register OmegaConf's ``globals`` resolver for its own environment and break the
+    resolution of the running session's parameters. Only names and block structure are needed.
+    """
+    merged: dict[str, Any] = {}
+    for folder in ("base", env):
+        for path in sorted((Path(conf_source) / folder).glob("**/parameters*.y*ml")):
+            _merge(merged, yaml.safe_load(path.read_text()) or {})
+    return merged
+
+
+def project_parameters() -> dict[str, Any]:
+    """The parameters of the project the command runs in (``conf/base`` + ``conf/local``, or ``KEDRO_ENV``)."""
+    project = find_kedro_project(Path.cwd()) or SOURCE_CHECKOUT
+    return _read_parameters(str(Path(project) / settings.CONF_SOURCE), os.environ.get("KEDRO_ENV") or "local")
+
+
+def configured_variants(pipeline: str, parameters: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Variant name → its parameter block, in the parameter file's order."""
+    block = (project_parameters() if parameters is None else parameters).get(pipeline) or {}
+    variants = {name: dict(value) for name, value in block.items() if is_variant(value)}
+    if not variants:
+        raise ValueError(
+            f"No model variant in the '{pipeline}' parameters (conf/base/parameters_{pipeline}.yml): "
+            f"a variant is a block with a {' or '.join(VARIANT_KINDS)} entry."
+        )
+    return variants
+
+
+def pipeline_level_keys(pipeline: str, parameters: Mapping[str, Any] | None = None) -> set[str]:
+    """The pipeline's parameter blocks that are not variants (``seed``, ``training`` …)."""
+    block = (project_parameters() if parameters is None else parameters).get(pipeline) or {}
+    return {name for name, value in block.items() if not is_variant(value)}
+
+
+def namespaced(template: Pipeline, name: str, variant: Mapping[str, Any], shared_data: set[str], pipeline_keys: set[str]) -> Pipeline:
+    """The template in namespace ``name``.
+
+    It reads ``shared_data`` (datasets, and ``params:`` of other variants) and every
+    pipeline-level parameter the variant does not set itself un-prefixed: a variant with its own ``training`` block reads
+    ``params:<pipeline>.<name>.training``, one without reads ``params:<pipeline>.training``.
+    """
+    shared_params = {f"params:{key}" for key in pipeline_keys if key not in variant}
+    shared_params |= {item for item in shared_data if item.startswith("params:")}
     return Pipeline(
         template,
         namespace=name,
-        inputs=shared_data & template.inputs(),
+        inputs={item for item in shared_data if not item.startswith("params:")} & template.inputs(),
         parameters=shared_params & template.inputs(),
     )
+
+
+def step(func: Callable[..., Any], inputs: str | list[str] | dict[str, str] | None, outputs: str | list[str] | None) -> Node:
+    """A node named after its function (``make_windows``), the name ``--nodes`` and kedro-viz show."""
+    return Node(func, inputs, outputs, name=func.__name__)
+
+
+def shapes_step(func: Callable[..., dict[str, Any]], inputs: str | list[str]) -> Node:
+    """The variant's ``model_shapes`` (input shape, outputs) from its data or parameters, inside its namespace.
+
+    Computed per variant, not once for the pipeline, so ``kedro run --namespaces=<pipeline>.<variant>``
+    runs on the persisted data alone.
+    """
+    return Node(func, inputs, "model_shapes", name="model_shapes")
+
+
+def build_step() -> Node:
+    """Seeded build of one Keras variant for its ``model_shapes``."""
+    return step(
+        steps.build_model,
+        ["params:model", "params:optimizer", "params:compile", "params:training", "model_shapes", "params:seed"],
+        "untrained_model",
+    )
+
+
+def keras_steps(data: str, shapes: Node) -> list[Node]:
+    """Shapes → seeded build → train of one Keras variant, on the ``data`` dataset (arrays or tf.data)."""
+    return [
+        shapes,
+        build_step(),
+        step(steps.train_model, ["untrained_model", data, "params:training", "params:seed"], ["model", "fit_record"]),
+    ]
+
+
+def record_step(trained: bool = True) -> Node:
+    """MLflow metrics and the summary row from the variant's ``evaluation`` (and ``fit_record`` when it trained)."""
+    inputs = ["evaluation", "fit_record"] if trained else ["evaluation"]
+    return step(steps.record_results, inputs, ["mlflow_metrics", "summary"])
 
 
 def collect(**items: Any) -> dict[str, Any]:
     """Every variant's item (summary, predictions, model …) in one dict keyed by variant name."""
     return items
+
+
+def collect_summaries(**summaries: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every variant's summary keyed by variant name, each naming its ``model`` (the variant)."""
+    return {name: {"model": name, **summary} for name, summary in summaries.items()}
 
 
 def collect_nodes(pipeline: str, variants: Sequence[str], collected: dict[str, str]) -> list[Node]:
@@ -36,7 +170,7 @@ def collect_nodes(pipeline: str, variants: Sequence[str], collected: dict[str, s
     """
     return [
         Node(
-            collect,
+            collect_summaries if collection == "summaries" else collect,
             {variant: f"{pipeline}.{variant}.{item}" for variant in variants},
             f"{pipeline}.{collection}",
             name=f"collect_{collection}",
@@ -44,3 +178,24 @@ def collect_nodes(pipeline: str, variants: Sequence[str], collected: dict[str, s
         )
         for collection, item in collected.items()
     ]
+
+
+def experiment(
+    pipeline: str,
+    data: Pipeline,
+    template_for: Callable[[Mapping[str, Any]], Pipeline],
+    shared_data: set[str],
+    collected: dict[str, str],
+    report: Pipeline,
+) -> Pipeline:
+    """The whole experiment in the ``pipeline`` namespace: ``data``, one template per configured variant, the report.
+
+    ``template_for`` picks a variant's template from its parameter block (e.g. a network's
+    or a baseline's); ``collected`` names what the report gathers from every variant
+    (``{"summaries": "summary"}``: ``<pipeline>.summaries``, keyed by variant); ``report``'s
+    nodes read those collections and the experiment's own datasets by their short names.
+    """
+    keys = pipeline_level_keys(pipeline)
+    variants = configured_variants(pipeline)
+    parts = [namespaced(template_for(block), name, block, shared_data, keys) for name, block in variants.items()]
+    return Pipeline([data, *parts, report], namespace=pipeline) + Pipeline(collect_nodes(pipeline, list(variants), collected))

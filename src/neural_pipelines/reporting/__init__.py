@@ -1,6 +1,6 @@
 """Plots and report rendering shared by every pipeline."""
 
 from neural_pipelines.reporting.plots import learning_curves, lines_by_step
-from neural_pipelines.reporting.report import HtmlReport, comparison_table
+from neural_pipelines.reporting.report import comparison_table, render_block, render_template
 
-__all__ = ["HtmlReport", "comparison_table", "learning_curves", "lines_by_step"]
+__all__ = ["comparison_table", "learning_curves", "lines_by_step", "render_block", "render_template"]

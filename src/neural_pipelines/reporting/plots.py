@@ -42,13 +42,7 @@ def learning_curves(
     return figure
 
 
-def lines_by_step(
-    series: Mapping[str, Sequence[float]],
-    title: str,
-    xlabel: str,
-    ylabel: str,
-    first_step: int = 1,
-) -> Figure:
+def lines_by_step(series: Mapping[str, Sequence[float]], title: str, xlabel: str, ylabel: str, first_step: int = 1) -> Figure:
     """One line per model over a shared step axis (e.g. error by forecast hour)."""
     figure, axis = plt.subplots(figsize=(7.5, 4))
     for name, values in series.items():

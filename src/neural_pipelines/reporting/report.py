@@ -1,19 +1,28 @@
-"""A self-contained HTML report: tables and figures inline, so one file tells the whole story.
+"""Self-contained HTML reports rendered from Jinja2 templates: tables and figures inline.
 
 Versioned Kedro outputs live in separate timestamped folders, so relative links between a
 report and its figures would break; embedding the PNGs avoids that, and the same file
 renders in a browser and in the MLflow UI's artifact view.
+
+Python computes the numbers, tables and figures; every sentence lives in a template under
+``reporting/templates/``: ``base.html.j2`` is the layout all reports share, and each
+experiment's ``<pipeline>.html.j2`` fills its sections. The filters registered here keep the
+templates readable: ``figure`` (a Figure with its caption), ``table`` (a DataFrame),
+``fmt`` (any format spec), ``percent``, ``dollars`` and ``thousands``.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
+from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
 
@@ -33,41 +42,85 @@ def figure_to_html(figure: Figure, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}" style="max-width:100%">'
 
 
-class HtmlReport:
-    """Builds an HTML report section by section: headings, paragraphs, tables, figures."""
+# --- filters: what templates write after a "|" ---------------------------------------
 
-    def __init__(self, title: str) -> None:
-        self._title = title
-        self._parts: list[str] = [f"<h1>{html.escape(title)}</h1>"]
 
-    def heading(self, text: str) -> HtmlReport:
-        self._parts.append(f"<h2>{html.escape(text)}</h2>")
-        return self
+def figure_filter(figure: Figure, caption: str) -> Markup:
+    """``{{ figure | figure("caption") }}``: the embedded figure with its caption (also its alt text)."""
+    text = escape(caption).unescape()  # plain text whether the caption arrives escaped (Markup) or not
+    return Markup(f"<figure>{figure_to_html(figure, text)}<figcaption>{escape(text)}</figcaption></figure>")
 
-    def paragraph(self, text: str) -> HtmlReport:
-        self._parts.append(f"<p>{html.escape(text)}</p>")
-        return self
 
-    def bullets(self, items: Sequence[str]) -> HtmlReport:
-        self._parts.append("<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>")
-        return self
+def table_filter(frame: pd.DataFrame, float_format: str = "{:.4g}") -> Markup:
+    """``{{ frame | table }}``: the DataFrame as an HTML table, cells escaped, floats to 4 significant digits."""
+    return Markup(frame.to_html(index=False, float_format=float_format.format, border=0, classes="table"))
 
-    def table(self, frame: pd.DataFrame, float_format: str = "{:.4g}") -> HtmlReport:
-        self._parts.append(frame.to_html(index=False, float_format=float_format.format, border=0, classes="table"))
-        return self
 
-    def figure(self, figure: Figure, caption: str) -> HtmlReport:
-        self._parts.append(f"<figure>{figure_to_html(figure, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>")
-        return self
+def fmt(value: Any, spec: str) -> str:
+    """``{{ mse | fmt(".4g") }}``: ``value`` in any Python format spec."""
+    return format(value, spec)
 
-    def render(self) -> str:
-        style = (
-            "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-            "table{border-collapse:collapse;margin:1em 0}th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}"
-            "th:first-child,td:first-child{text-align:left}figcaption{color:#555;font-size:.9em}"
-        )
-        body = "\n".join(self._parts)
-        return (
-            f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(self._title)}</title>'
-            f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
-        )
+
+def percent(fraction: float, digits: int = 2) -> str:
+    """``{{ 0.9731 | percent }}`` → ``97.31%``; ``percent(0)`` → ``97%``."""
+    return format(fraction, f".{digits}%")
+
+
+def dollars(value: float) -> str:
+    """``{{ 19876.4 | dollars }}`` → ``$19,876``."""
+    return f"${value:,.0f}"
+
+
+def thousands(value: float) -> str:
+    """``{{ 1413834 | thousands }}`` → ``1,413,834``."""
+    return f"{value:,.0f}"
+
+
+FILTERS = {"figure": figure_filter, "table": table_filter, "fmt": fmt, "percent": percent, "dollars": dollars, "thousands": thousands}
+
+
+# --- rendering ----------------------------------------------------------------------
+
+
+@functools.cache
+def template_environment() -> Environment:
+    """The Jinja2 environment of the report templates shipped in this package.
+
+    Autoescape: values such as model names or file paths can never inject markup.
+    ``StrictUndefined``: a value the template names but the context lacks stops the run
+    instead of leaving a gap in a sentence. ``trim_blocks``/``lstrip_blocks``: ``{% %}``
+    lines leave no blank lines behind.
+    """
+    environment = Environment(
+        loader=PackageLoader("neural_pipelines.reporting", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters.update(FILTERS)
+    return environment
+
+
+def _template(name: str) -> Template:
+    """The template file ``name`` from ``reporting/templates/``, loaded once and cached by Jinja2."""
+    return template_environment().get_template(name)
+
+
+def render_template(template: str, **context: Any) -> str:
+    """The HTML of the report template ``template`` (e.g. ``"traffic_lstm.html.j2"``) filled with ``context``.
+
+    Raises ``jinja2.UndefinedError`` when the template uses a value ``context`` does not give.
+    """
+    return _template(template).render(**context)
+
+
+def render_block(template: str, block: str, **context: Any) -> str:
+    """One block (report section) of ``template``, rendered alone.
+
+    Lets a test check one section's sentences against the few values that section reads,
+    without building every figure of the report.
+    """
+    loaded = _template(template)
+    return "".join(loaded.blocks[block](loaded.new_context(context)))

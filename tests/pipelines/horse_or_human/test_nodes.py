@@ -15,7 +15,8 @@ from PIL import Image
 
 from neural_pipelines.datasets import ImageFolderDataset
 from neural_pipelines.pipelines.horse_or_human import nodes
-from neural_pipelines.training import load_image_array
+from neural_pipelines.reporting import render_block
+from neural_pipelines.training import load_image_array, steps
 from neural_pipelines.validation import DataValidationError
 
 PARAMETERS = yaml.safe_load((Path(__file__).resolve().parents[3] / "conf/base/parameters_horse_or_human.yml").read_text())["horse_or_human"]
@@ -93,17 +94,20 @@ def test_only_two_classes_and_two_splits_are_accepted(images: pd.DataFrame) -> N
 # --- build, train, evaluate ---------------------------------------------------------
 
 
+def build(variant: str, seed: int) -> keras.Model:
+    """The variant as the pipeline's shared build step makes it from the parameter file, at the test size."""
+    settings = PARAMETERS[variant]
+    return steps.build_model(settings["model"], settings["optimizer"], PARAMETERS["compile"], TRAINING, steps.rgb_image_shapes(SIZE), seed)
+
+
 @pytest.fixture(scope="module")
 def trained(images: pd.DataFrame) -> tuple[keras.Model, dict]:
-    settings = PARAMETERS["cnn_augmented"]
-    model = nodes.build_model(settings["model"], settings["optimizer"], TRAINING, SIZE, seed=1)
-    return nodes.train_model(model, images, SIZE, SPLITS, TRAINING, seed=1)
+    model = build("cnn_augmented", seed=1)
+    return steps.train_model(model, nodes.make_batches(images, SIZE, SPLITS, TRAINING, seed=1), TRAINING, seed=1)
 
 
 def test_build_model_is_seeded_and_sized_by_image_size() -> None:
-    settings = PARAMETERS["cnn"]
-    first = nodes.build_model(settings["model"], settings["optimizer"], TRAINING, SIZE, seed=3)
-    second = nodes.build_model(settings["model"], settings["optimizer"], TRAINING, SIZE, seed=3)
+    first, second = build("cnn", seed=3), build("cnn", seed=3)
     assert first.input_shape == (None, 96, 96, 3)
     # 96 → 94/47 → 45/22 → 20/10 → 8/4 → 2/1: 64 features into Dense 512
     assert first.count_params() == 97_440 + 64 * 512 + 512 + 513
@@ -128,13 +132,15 @@ def test_evaluation_is_computed_from_raw_pixel_predictions(trained: tuple[keras.
     assert predictions["filepath"].tolist() == files
     assert (predictions["predicted_label"] == (expected >= 0.5)).all()
     assert predictions["predicted"].tolist() == [CLASSES[label] for label in predictions["predicted_label"]]
-    assert evaluation["test_accuracy"] == pytest.approx(np.mean(predictions["predicted_label"] == labels))
-    assert evaluation["accuracy_gap"] == pytest.approx(evaluation["train_accuracy"] - evaluation["test_accuracy"])
+    assert evaluation["metrics"]["test_accuracy"] == pytest.approx(np.mean(predictions["predicted_label"] == labels))
+    assert evaluation["metrics"]["accuracy_gap"] == pytest.approx(
+        evaluation["metrics"]["train_accuracy"] - evaluation["metrics"]["test_accuracy"]
+    )
     matrix = np.array(evaluation["confusion_matrix"])
     assert matrix.sum() == evaluation["n_test"] == 6 and evaluation["n_train"] == 6
-    assert np.trace(matrix) / 6 == pytest.approx(evaluation["test_accuracy"])
+    assert np.trace(matrix) / 6 == pytest.approx(evaluation["metrics"]["test_accuracy"])
     assert matrix[1].sum() == 3  # row = true class: three humans
-    assert 0 <= evaluation["test_auc"] <= 1 and evaluation["test_loss"] > 0
+    assert 0 <= evaluation["metrics"]["test_auc"] <= 1 and evaluation["metrics"]["test_loss"] > 0
     assert evaluation["augmented"] is True and evaluation["dropout"] == pytest.approx(0.2)
     figure = nodes.plot_misclassified(evaluation, predictions, CLASSES, SIZE, EVALUATION, {"misclassified_images": 4})
     truth, predicted = predictions["label"].to_numpy(), predictions["predicted_label"].to_numpy()
@@ -144,24 +150,28 @@ def test_evaluation_is_computed_from_raw_pixel_predictions(trained: tuple[keras.
 
 
 def test_training_refuses_early_stopping_on_the_validation_split_which_is_the_test_set(images: pd.DataFrame) -> None:
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)], name="tiny")
-    with pytest.raises(ValueError, match=r"tiny: training.patience is 3.*validation split \(validation\) is its test set") as error:
-        nodes.train_model(model, images, SIZE, SPLITS, {**TRAINING, "patience": 3}, seed=1)
+    with pytest.raises(ValueError, match=r"training.patience is 3.*validation split \(validation\) is its test set") as error:
+        nodes.make_batches(images, SIZE, SPLITS, {**TRAINING, "patience": 3}, seed=1)
     assert "Set `patience: null`" in str(error.value) and "conf/base/parameters_horse_or_human.yml" in str(error.value)
 
 
-def test_record_results_logs_epoch_curves_and_the_same_final_metric_names() -> None:
-    evaluation = {
-        "test_accuracy": 0.75, "test_auc": 0.8, "test_loss": 0.5, "train_accuracy": 1.0, "accuracy_gap": 0.25,
-        "test_precision": 0.7, "test_recall": 0.8, "test_f1": 0.75, "confusion_matrix": [[3, 1], [1, 3]],
-        "n_train": 10, "n_test": 8, "augmented": False, "dropout": None,
-    }  # fmt: skip
-    fit = {"history": {"loss": [0.7, 0.4], "val_loss": [0.6, 0.5]}, "train_seconds": 3.5, "epochs_run": 2, "n_params": 9}
-    metrics, summary = nodes.record_results(evaluation, fit)
-    assert metrics["val_loss"] == [{"value": 0.6, "step": 1}, {"value": 0.5, "step": 2}]
-    assert metrics["accuracy_gap"] == [{"value": 0.25, "step": 0}]
-    assert set(metrics) == {"loss", "val_loss", *nodes.FINAL_METRICS, "train_seconds", "epochs_run"}
-    assert summary["epochs"] == 2 and summary["n_params"] == 9 and summary["augmented"] is False
+def test_the_evaluation_logs_the_gap_and_keeps_the_rest_for_the_report(trained: tuple[keras.Model, dict], images: pd.DataFrame) -> None:
+    model, fit = trained
+    evaluation, _ = nodes.evaluate_model(model, images, CLASSES, SIZE, SPLITS, EVALUATION)
+    metrics, summary = steps.record_results(evaluation, fit)
+    assert set(evaluation["metrics"]) == set(nodes.LOGGED_METRICS)
+    assert set(metrics) == {
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        *nodes.LOGGED_METRICS,
+        "train_seconds",
+        "epochs_run",
+        "best_epoch",
+    }
+    assert summary["epochs_run"] == 2 and summary["n_params"] == model.count_params() and summary["augmented"] is True
+    assert summary["test_precision"] == evaluation["test_precision"] and summary["confusion_matrix"] == evaluation["confusion_matrix"]
 
 
 # --- report -------------------------------------------------------------------------
@@ -171,19 +181,24 @@ def summary(train: float, test: float, augmented: bool) -> dict:
     return {"train_accuracy": train, "test_accuracy": test, "accuracy_gap": train - test, "augmented": augmented}
 
 
+def gap_verdict(summaries: dict[str, dict]) -> str:
+    """The report's verdict paragraph for these summaries, as the template writes it."""
+    return render_block("horse_or_human.html.j2", "verdict", gaps=nodes.accuracy_gaps(summaries))
+
+
 def test_gap_verdict_states_both_gaps_and_which_way_augmentation_went() -> None:
-    reduced = nodes.gap_verdict({"cnn": summary(1.0, 0.7, False), "cnn_augmented": summary(0.9, 0.85, True)})
+    reduced = gap_verdict({"cnn": summary(1.0, 0.7, False), "cnn_augmented": summary(0.9, 0.85, True)})
     assert "cnn: training accuracy 100.0% vs validation 70.0%, a gap of 30.0 points" in reduced
     assert "cnn_augmented: training accuracy 90.0% vs validation 85.0%, a gap of 5.0 points" in reduced
     assert "reduced the gap by 25.0 points compared with cnn" in reduced
-    worse = nodes.gap_verdict({"cnn": summary(0.8, 0.75, False), "cnn_augmented": summary(0.9, 0.7, True)})
+    worse = gap_verdict({"cnn": summary(0.8, 0.75, False), "cnn_augmented": summary(0.9, 0.7, True)})
     assert "did not reduce the gap: it is 15.0 points larger than cnn's" in worse
-    assert "No pair" in nodes.gap_verdict({"cnn": summary(1.0, 0.7, False)})
+    assert "No pair" in gap_verdict({"cnn": summary(1.0, 0.7, False)})
 
 
 def test_augmented_samples_start_with_the_original_and_differ_from_it() -> None:
     keras.utils.set_random_seed(0)
-    model = nodes.build_model(PARAMETERS["cnn_augmented"]["model"], PARAMETERS["cnn_augmented"]["optimizer"], TRAINING, SIZE, seed=0)
+    model = build("cnn_augmented", seed=0)
     name, augmentation = nodes.augmentation_source({"cnn": keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]), "aug": model})
     assert name == "aug"
     image = np.zeros((96, 96, 3), np.uint8)
@@ -202,7 +217,7 @@ def test_augmented_samples_start_with_the_original_and_differ_from_it() -> None:
 def test_report_shows_the_table_the_gaps_and_every_figure(trained: tuple[keras.Model, dict], images: pd.DataFrame) -> None:
     model, fit = trained
     evaluation, predictions = nodes.evaluate_model(model, images, CLASSES, SIZE, SPLITS, EVALUATION)
-    _, augmented_summary = nodes.record_results(evaluation, fit)
+    _, augmented_summary = steps.record_results(evaluation, fit)
     plain_summary = {**augmented_summary, "augmented": False, "dropout": None, "train_accuracy": 1.0}
     plain_summary["accuracy_gap"] = 1.0 - plain_summary["test_accuracy"]
     summaries = {"cnn": plain_summary, "cnn_augmented": augmented_summary}
@@ -225,6 +240,6 @@ def test_report_shows_the_table_the_gaps_and_every_figure(trained: tuple[keras.M
     assert len(loss.axes) == 2
     assert next(text.get_text() for text in samples.axes[0].texts) == "original"
     assert html.count("data:image/png;base64,") == 5  # two curves, samples, two misclassified grids
-    assert nodes.gap_verdict(summaries).replace("'", "&#x27;") in html
+    assert gap_verdict(summaries) in html
     assert "there is no third split, so the validation split is the test set" in html
     assert "train/horses 3" in html and "File modes:" in html

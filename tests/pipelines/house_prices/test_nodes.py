@@ -12,9 +12,10 @@ import yaml
 from sklearn.linear_model import Ridge
 
 from neural_pipelines.datasets.pyfunc_model import MlflowPyfuncModelDataset
-from neural_pipelines.models.regression import build_regressor
+from neural_pipelines.models import build_architecture
 from neural_pipelines.pipelines.house_prices import nodes
 from neural_pipelines.pipelines.house_prices.serving import PriceModel, kaggle_column_name, normalize_columns
+from neural_pipelines.training.steps import record_results
 from neural_pipelines.validation import DataValidationError
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -353,7 +354,7 @@ def test_a_raw_row_is_priced_exactly_as_the_steps_by_hand(fitted: dict, tmp_path
 
 
 def test_a_keras_price_model_survives_pickling_in_safe_mode(fitted: dict) -> None:
-    network = build_regressor("mlp", n_features=fitted["model_input"]["x_train"].shape[1], hidden_units=(4,), loss="mse")
+    network = build_architecture({"architecture": "mlp", "hidden_units": (4,)}, fitted["model_input"]["x_train"].shape[1:], 1)
     price_model = nodes.package_price_model(fitted["preprocessor"], fitted["target"], network)
     before = price_model.predict_prices(raw_row())[0]
     restored = pickle.loads(pickle.dumps(price_model))
@@ -408,16 +409,17 @@ def test_price_metrics_match_hand_computation() -> None:
 
 def test_evaluation_adds_the_complete_rows_mae_and_results_use_shared_names() -> None:
     predictions = pd.DataFrame({"actual": [100.0, 200.0, 300.0], "predicted": [110.0, 230.0, 300.0], "complete": [True, False, True]})
-    evaluation = nodes.evaluate_prices(predictions)
-    assert evaluation["test_mae"] == pytest.approx(40 / 3)
-    assert evaluation["test_mae_complete_rows"] == pytest.approx(5.0)
+    evaluation = nodes.evaluate_prices(predictions, {"n_features": 3, "n_train_rows": 5})
+    assert evaluation["metrics"]["test_mae"] == pytest.approx(40 / 3)
+    assert evaluation["metrics"]["test_mae_complete_rows"] == pytest.approx(5.0)
+    assert evaluation["n_test_rows"] == 3 and evaluation["n_test_complete_rows"] == 2 and evaluation["n_features"] == 3
     fit = {"history": {"loss": [0.5, 0.3], "val_loss": [0.6, 0.4]}, "train_seconds": 3.5, "epochs_run": 2, "best_epoch": 2, "n_params": 65}
-    metrics, summary = nodes.record_results(evaluation, {"n_features": 3, "n_train_rows": 5}, fit)
+    metrics, summary = record_results(evaluation, fit)
     assert metrics["val_loss"] == [{"value": 0.6, "step": 1}, {"value": 0.4, "step": 2}]
     assert {name: metrics[name] for name in nodes.TEST_METRICS} == {
-        name: [{"value": evaluation[name], "step": 0}] for name in nodes.TEST_METRICS
+        name: [{"value": evaluation["metrics"][name], "step": 0}] for name in nodes.TEST_METRICS
     }
     assert metrics["train_seconds"] == [{"value": 3.5, "step": 0}]
     assert summary["n_params"] == 65 and summary["n_features"] == 3
-    baseline_metrics, _ = nodes.record_results(evaluation, {}, {"history": {}, "train_seconds": 0.1, "epochs_run": 0, "best_epoch": 0})
+    baseline_metrics, _ = record_results(evaluation, {"history": {}, "train_seconds": 0.1, "epochs_run": 0, "best_epoch": 0})
     assert "loss" not in baseline_metrics and set(nodes.TEST_METRICS) <= set(baseline_metrics)

@@ -12,6 +12,7 @@ import yaml
 from sklearn.metrics import f1_score
 
 from neural_pipelines.pipelines.image_cnn import nodes
+from neural_pipelines.training import steps
 from neural_pipelines.validation import DataValidationError
 
 PARAMETERS = yaml.safe_load((Path(__file__).resolve().parents[3] / "conf/base/parameters_image_cnn.yml").read_text())["image_cnn"]
@@ -187,8 +188,10 @@ def test_images_per_class_keeps_a_balanced_subset() -> None:
 
 def test_build_model_is_seeded_and_has_the_course_count() -> None:
     settings = PARAMETERS["mnist_cnn"]
-    args = (settings["model"], settings["optimizer"], settings["training"], SHAPE, CLASSES, 5)
-    first, second = nodes.build_model(*args), nodes.build_model(*args)
+    shapes = nodes.model_shapes(SHAPE, CLASSES)
+    assert shapes == {"input_shape": [28, 28, 1], "outputs": 10}
+    args = (settings["model"], settings["optimizer"], PARAMETERS["compile"], settings["training"], shapes, 5)
+    first, second = steps.build_model(*args), steps.build_model(*args)
     assert first.count_params() == 104_202
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -197,12 +200,18 @@ def test_build_model_is_seeded_and_has_the_course_count() -> None:
 def test_train_model_records_per_epoch_accuracy_and_loss() -> None:
     settings = PARAMETERS["dnn"]
     splits = nodes.split_images(labelled(10), PREPROCESSING, seed=0)
-    model = nodes.build_model(settings["model"], settings["optimizer"], settings["training"], SHAPE, CLASSES, 0)
-    trained, fit = nodes.train_model(model, splits, {"batch_size": 16, "max_epochs": 2, "patience": None}, seed=0)
+    model = steps.build_model(
+        settings["model"], settings["optimizer"], PARAMETERS["compile"], settings["training"], nodes.model_shapes(SHAPE, CLASSES), 0
+    )
+    training = {"batch_size": 16, "max_epochs": 2, "patience": None}
+    batches = nodes.make_batches(splits, training, seed=0)
+    x, y = next(iter(batches["train"]))
+    assert x.dtype == "float32" and float(np.max(x)) <= 1.0 and x.shape[1:] == (28, 28, 1) and len(y) == 16
+    trained, fit = steps.train_model(model, batches, training, seed=0)
     assert trained is model
     assert set(fit["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(values) == 2 for values in fit["history"].values())
-    assert fit["epochs_run"] == 2 and fit["n_params"] == 118_282 and fit["train_seconds"] > 0
+    assert fit["epochs_run"] == 2 and fit["n_params"] == fit["n_trainable_params"] == 118_282 and fit["train_seconds"] > 0
 
 
 class FixedPredictions:
@@ -227,28 +236,15 @@ def test_evaluation_confusion_matrix_accuracy_and_macro_f1_agree() -> None:
     matrix = np.array(evaluation["confusion_matrix"])
     assert matrix.tolist() == [[2, 1, 0], [0, 2, 0], [1, 1, 1]]
     assert matrix.sum() == evaluation["n_test"] == 8
-    assert evaluation["test_accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum()) == pytest.approx(5 / 8)
+    assert evaluation["metrics"]["test_accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum()) == pytest.approx(5 / 8)
     # per class F1: a 2/3, b 2*(1/2*1)/(1/2+1) = 2/3, c 2*(1*1/3)/(1+1/3) = 1/2
     assert evaluation["per_class"]["a"]["f1"] == pytest.approx(2 / 3)
     assert evaluation["per_class"]["c"] == {"precision": 1.0, "recall": pytest.approx(1 / 3), "f1": pytest.approx(0.5), "support": 3}
-    assert evaluation["test_f1_macro"] == pytest.approx((2 / 3 + 2 / 3 + 1 / 2) / 3)
-    assert evaluation["test_f1_macro"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
-    assert evaluation["test_loss"] == pytest.approx(-np.mean(np.log(probabilities[np.arange(8), y_true])), rel=1e-5)
+    assert evaluation["metrics"]["test_f1_macro"] == pytest.approx((2 / 3 + 2 / 3 + 1 / 2) / 3)
+    assert evaluation["metrics"]["test_f1_macro"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+    assert evaluation["metrics"]["test_loss"] == pytest.approx(-np.mean(np.log(probabilities[np.arange(8), y_true])), rel=1e-5)
     np.testing.assert_array_equal(predictions["predicted"], y_pred)
     assert predictions["predicted"].dtype == np.uint8
-
-
-def test_record_results_logs_the_same_names_in_every_run() -> None:
-    evaluation = {"test_accuracy": 0.9, "test_f1_macro": 0.8, "test_loss": 0.3, "per_class": {}, "confusion_matrix": [[1]]}
-    fit = {"history": {"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}, "train_seconds": 4.2, "epochs_run": 2, "best_epoch": 2, "n_params": 10}
-    metrics, summary = nodes.record_results(evaluation, fit)
-    assert metrics["loss"] == [{"value": 1.0, "step": 1}, {"value": 0.5, "step": 2}]
-    for name in ("test_accuracy", "test_f1_macro", "test_loss", "train_seconds", "epochs_run", "best_epoch"):
-        assert metrics[name] == [{"value": pytest.approx(float({**evaluation, **fit}[name])), "step": 0}]
-    assert summary["n_params"] == 10 and summary["test_accuracy"] == 0.9
-
-
-# --- report -------------------------------------------------------------------------
 
 
 def summary(accuracy: float, n_params: int) -> dict:

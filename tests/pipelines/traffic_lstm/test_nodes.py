@@ -8,6 +8,7 @@ import pytest
 from sklearn.preprocessing import MinMaxScaler
 
 from neural_pipelines.pipelines.traffic_lstm import nodes
+from neural_pipelines.training import steps
 from neural_pipelines.validation import DataValidationError
 
 INGEST = {"timestamp_column": "datetime", "volume_column": "traffic_volume", "timestamp_format": None, "min_hours": 4}
@@ -233,31 +234,13 @@ def test_metrics_are_scaled_mse_and_vehicle_mae_rmse() -> None:
     predictions[1, :] = 0.1  # 100 vehicles at every horizon of window 2
     evaluation = nodes.evaluate_forecast(predictions, {"y_test": y_test}, scaler)
     squared = (0.2**2 + 24 * 0.1**2) / 48
-    assert evaluation["test_mse"] == pytest.approx(squared)
-    assert evaluation["test_rmse"] == pytest.approx(np.sqrt(squared) * 1000, rel=1e-6)
-    assert evaluation["test_mae"] == pytest.approx((200 + 24 * 100) / 48, rel=1e-6)
-    assert evaluation["mae_by_horizon"][0] == pytest.approx(150, rel=1e-6)
-    assert evaluation["mae_by_horizon"][1:] == pytest.approx([50] * 23, rel=1e-6)
-
-
-def test_results_are_recorded_with_epoch_and_horizon_steps() -> None:
-    evaluation = {"test_mse": 0.01, "test_mae": 300.0, "test_rmse": 400.0, "mae_by_horizon": [1.0, 2.0]}
-    fit = {
-        "history": {"loss": [0.5, 0.3], "val_loss": [0.6, 0.4]},
-        "train_seconds": 3.5,
-        "epochs_run": 2,
-        "best_epoch": 2,
-        "n_params": 520,
-    }
-    metrics, summary = nodes.record_results(evaluation, fit)
-    assert metrics["val_loss"] == [{"value": 0.6, "step": 1}, {"value": 0.4, "step": 2}]
-    assert metrics["test_mae_by_horizon"][1] == {"value": 2.0, "step": 2}
-    assert metrics["test_mse"] == [{"value": 0.01, "step": 0}]
-    assert metrics["train_seconds"] == [{"value": 3.5, "step": 0}]
-    assert summary["n_params"] == 520 and summary["epochs_run"] == 2
-    baseline_metrics, baseline_summary = nodes.record_results(evaluation)
-    assert "loss" not in baseline_metrics and "train_seconds" not in baseline_metrics
-    assert baseline_summary["n_params"] == 0 and baseline_summary["epochs_run"] == 0
+    assert evaluation["metrics"]["test_mse"] == pytest.approx(squared)
+    assert evaluation["metrics"]["test_rmse"] == pytest.approx(np.sqrt(squared) * 1000, rel=1e-6)
+    assert evaluation["metrics"]["test_mae"] == pytest.approx((200 + 24 * 100) / 48, rel=1e-6)
+    by_horizon = evaluation["by_step"]["test_mae_by_horizon"]
+    assert by_horizon[0] == pytest.approx(150, rel=1e-6)
+    assert by_horizon[1:] == pytest.approx([50] * 23, rel=1e-6)
+    assert evaluation["n_test_windows"] == 2
 
 
 def test_repeated_hours_can_be_collapsed_for_the_uci_file() -> None:
@@ -271,24 +254,34 @@ def test_repeated_hours_can_be_collapsed_for_the_uci_file() -> None:
 
 # --- Keras variant nodes ------------------------------------------------------------
 
-TRAINING = {"batch_size": 8, "max_epochs": 2, "patience": None, "learning_rate": 0.01, "steps_per_execution": 4}
+TRAINING = {"batch_size": 8, "max_epochs": 2, "patience": None, "steps_per_execution": 4}
+OPTIMIZER = {"name": "adam", "learning_rate": 0.01}
+COMPILE = {"loss": "mse", "metrics": ["mae"]}
 
 
-def test_build_model_follows_the_window_layout_and_the_seed() -> None:
+def build(architecture: dict, windows: dict[str, np.ndarray], seed: int = 0):
+    """The forecaster as the pipeline's shared build step makes it for these windows."""
+    return steps.build_model(architecture, OPTIMIZER, COMPILE, TRAINING, steps.array_shapes(windows), seed)
+
+
+def test_build_model_follows_the_window_layout_and_the_seed(scaled_series: pd.DataFrame) -> None:
     lstm = {"architecture": "lstm", "units": 16}
-    recurrent = nodes.build_model(lstm, PREPROCESSING, TRAINING, seed=3)
-    course = nodes.build_model(lstm, {**PREPROCESSING, "window_layout": "course"}, TRAINING, seed=3)
+    recurrent_windows = nodes.make_windows(scaled_series, PREPROCESSING)
+    course_windows = nodes.make_windows(scaled_series, {**PREPROCESSING, "window_layout": "course"})
+    assert steps.array_shapes(recurrent_windows) == {"input_shape": [6, 1], "outputs": 24}
+    recurrent, course = build(lstm, recurrent_windows, seed=3), build(lstm, course_windows, seed=3)
     assert recurrent.input_shape == (None, 6, 1) and recurrent.count_params() == 1560
     assert course.input_shape == (None, 1, 6) and course.count_params() == 1880
-    again = nodes.build_model(lstm, PREPROCESSING, TRAINING, seed=3)
+    assert recurrent.loss == "mse" and float(recurrent.optimizer.learning_rate) == pytest.approx(0.01)
+    again = build(lstm, recurrent_windows, seed=3)
     for first, second in zip(recurrent.get_weights(), again.get_weights(), strict=True):
         np.testing.assert_array_equal(first, second)
 
 
 def test_train_then_predict_on_the_test_windows(scaled_series: pd.DataFrame) -> None:
     windows = nodes.make_windows(scaled_series, PREPROCESSING)
-    model = nodes.build_model({"architecture": "dense", "units": 4}, PREPROCESSING, TRAINING, seed=0)
-    trained, fit = nodes.train_model(model, windows, TRAINING, seed=0)
+    model = build({"architecture": "dense", "units": 4}, windows)
+    trained, fit = steps.train_model(model, windows, TRAINING, seed=0)
     assert fit["epochs_run"] == 2 and fit["n_params"] == trained.count_params()
     assert len(fit["history"]["val_loss"]) == 2
     predictions = nodes.predict_windows(trained, windows)
@@ -309,9 +302,12 @@ def summary(test_mse: float, epochs: int) -> dict:
         "train_seconds": float(epochs),
         "epochs_run": epochs,
         "best_epoch": epochs,
-        "mae_by_horizon": [test_mse] * 24,
+        "test_mae_by_horizon": [test_mse] * 24,
         "history": history,
     }
+
+
+REPORTING = {"title": "traffic forecast", "data_note": "A test series.", "course_results": {"lstm": "1.91e-2"}}
 
 
 def test_report_ranks_models_and_states_who_wins(scaled_series: pd.DataFrame) -> None:
@@ -321,7 +317,7 @@ def test_report_ranks_models_and_states_who_wins(scaled_series: pd.DataFrame) ->
 
     def report(lstm_mse: float, persistence_mse: float) -> tuple:
         summaries = {"lstm": summary(lstm_mse, 2), "persistence": summary(persistence_mse, 0)}
-        return nodes.build_report(summaries, scaled_series, windows, scaler, PREPROCESSING, **predictions)
+        return nodes.build_report(summaries, predictions, scaled_series, windows, scaler, PREPROCESSING, REPORTING)
 
     comparison, *figures, html = report(0.01, 0.02)
     assert comparison["model"].tolist() == ["lstm", "persistence"]
@@ -332,3 +328,4 @@ def test_report_ranks_models_and_states_who_wins(scaled_series: pd.DataFrame) ->
     _, *_, html = report(0.03, 0.02)
     assert "does not beat the best naive baseline, persistence" in html
     assert "cannot tell a Saturday morning from a Monday morning" in html
+    assert "from the last 6 hours" in html and "comparable with the course's 1.91e-2 lstm" in html  # from the parameters

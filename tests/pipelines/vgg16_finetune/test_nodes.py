@@ -14,15 +14,18 @@ import pytest
 from PIL import Image
 
 from neural_pipelines.datasets import ImageFolderDataset
-from neural_pipelines.models.transfer import parts, split_at, trainable_count
+from neural_pipelines.models import trainable_count
+from neural_pipelines.models.transfer import parts, split_at
 from neural_pipelines.pipelines.vgg16_finetune import nodes
+from neural_pipelines.reporting import render_block
 from neural_pipelines.reporting.classification import binary_metrics
-from neural_pipelines.training import load_image_array
+from neural_pipelines.training import load_image_array, steps
 
 CLASSES = ["horses", "humans"]
 SPLITS = {"train": "train", "test": "validation"}
 SIZE = [32, 32]  # the smallest input VGG16 and MobileNetV2 accept
 VGG16 = {"architecture": "vgg16", "weights": None}
+BINARY = {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
 RMSPROP = {"name": "rmsprop", "learning_rate": 1e-3}
 WHOLE_BASE = {"cut_layer": None, "batch_size": 3}
 BLOCK4 = {"cut_layer": "block4_pool", "batch_size": 3}
@@ -71,7 +74,7 @@ def images(folders: tuple[Path, Path]) -> pd.DataFrame:
 
 
 def built() -> keras.Model:
-    return nodes.build_model(VGG16, RMSPROP, SIZE, seed=0)
+    return steps.build_model(VGG16, RMSPROP, BINARY, {}, steps.rgb_image_shapes(SIZE), seed=0)
 
 
 def weights_by_layer(model: keras.Model) -> dict[str, list[np.ndarray]]:
@@ -101,7 +104,7 @@ def trained(images: pd.DataFrame) -> tuple[keras.Model, dict[str, np.ndarray], d
     model = built()
     head_before = [np.array(w) for w in parts(model)[2].get_weights()]
     features = nodes.cache_features(model, images, SIZE, WHOLE_BASE)
-    model, fit = nodes.train_model(model, features, TRAINING, WHOLE_BASE, seed=0)
+    model, fit = nodes.train_model(model, features, RMSPROP, BINARY, TRAINING, WHOLE_BASE, seed=0)
     return model, features, fit, head_before
 
 
@@ -123,7 +126,7 @@ def test_the_trained_full_model_predicts_what_the_head_predicts_on_cached_featur
     assert not np.array_equal(parts(model)[2].get_weights()[0], head_before[0])  # the full model's head was trained
     assert set(fit["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"} and fit["epochs_run"] == 2
     assert fit["n_params"] == 14_714_688 + 513 and fit["n_trainable_params"] == 513
-    assert fit["feature_seconds"] == pytest.approx(float(features["seconds"]), abs=1e-3)
+    assert fit["metrics"]["feature_seconds"] == pytest.approx(float(features["seconds"]), abs=1e-3)
     assert nodes.save_model(model) is model
 
     evaluation, predictions = nodes.evaluate_model(model, features, images, SIZE, WHOLE_BASE, EVALUATION)
@@ -132,19 +135,20 @@ def test_the_trained_full_model_predicts_what_the_head_predicts_on_cached_featur
     np.testing.assert_allclose(predictions["probabilities"], direct, rtol=1e-4, atol=1e-6)
     assert evaluation["full_model_check"] == {"images": 3, "max_abs_difference": pytest.approx(0, abs=1e-5)}
     expected = binary_metrics(test["label"], direct)
-    assert evaluation["test_accuracy"] == pytest.approx(expected["accuracy"])
-    assert evaluation["test_auc"] == pytest.approx(expected["auc"])
-    assert evaluation["test_loss"] == pytest.approx(expected["loss"], rel=1e-4)
+    assert evaluation["metrics"]["test_accuracy"] == pytest.approx(expected["accuracy"])
+    assert evaluation["metrics"]["test_auc"] == pytest.approx(expected["auc"])
+    assert evaluation["metrics"]["test_loss"] == pytest.approx(expected["loss"], rel=1e-4)
+    assert evaluation["test_precision"] == pytest.approx(expected["precision"])
     predicted = (direct >= 0.5).astype(np.uint8)
     np.testing.assert_array_equal(predictions["predicted"], predicted)
     pairs = Counter(zip(test["label"].tolist(), predicted.tolist(), strict=True))  # (true, predicted) → images
     assert evaluation["confusion_matrix"] == [[pairs[(0, 0)], pairs[(0, 1)]], [pairs[(1, 0)], pairs[(1, 1)]]]
 
-    metrics, summary = nodes.record_results(evaluation, fit)
+    metrics, summary = steps.record_results(evaluation, fit)
     assert [point["step"] for point in metrics["val_loss"]] == [1, 2]
-    assert metrics["test_auc"] == [{"value": evaluation["test_auc"], "step": 0}]
-    assert metrics["feature_seconds"][0]["value"] == fit["feature_seconds"]
-    assert summary["n_trainable_params"] == 513 and summary["epochs"] == 2
+    assert metrics["test_auc"] == [{"value": evaluation["metrics"]["test_auc"], "step": 0}]
+    assert metrics["feature_seconds"][0]["value"] == fit["metrics"]["feature_seconds"] == summary["feature_seconds"]
+    assert summary["n_trainable_params"] == 513 and summary["epochs_run"] == 2
     assert summary["cut_layer"] is None and summary["trained_layers"] == ["head"]
 
     stale = {**features, "x_test": features["x_test"] + 1.0}  # e.g. computed by another base
@@ -155,11 +159,11 @@ def test_the_trained_full_model_predicts_what_the_head_predicts_on_cached_featur
 def test_a_patience_is_refused_because_the_validation_data_is_the_test_set(trained) -> None:
     model, features, _, _ = trained
     with pytest.raises(ValueError, match=r"training\.patience is 3 .*conf/base/parameters_vgg16_finetune\.yml.*validation is the test set"):
-        nodes.train_model(model, features, {**TRAINING, "patience": 3}, WHOLE_BASE, seed=0)
+        nodes.train_model(model, features, RMSPROP, BINARY, {**TRAINING, "patience": 3}, WHOLE_BASE, seed=0)
 
 
 def test_fine_tuning_changes_only_block5_and_the_head_and_caches_block4_pool(images: pd.DataFrame) -> None:
-    model = nodes.prepare_fine_tuning(built(), {"unfreeze_last_layers": 4}, {"name": "rmsprop", "learning_rate": 1e-3}, VGG16)
+    model = nodes.prepare_fine_tuning(built(), {"unfreeze_last_layers": 4}, {"name": "rmsprop", "learning_rate": 1e-3}, BINARY, VGG16)
     assert trainable_count(model) == 7_079_424 + 513
     before = weights_by_layer(model)
     features = nodes.cache_features(model, images, SIZE, BLOCK4)
@@ -170,7 +174,7 @@ def test_fine_tuning_changes_only_block5_and_the_head_and_caches_block4_pool(ima
     assert features["x_test"].shape == (4, 2, 2, 512)
     np.testing.assert_allclose(features["x_test"], expected, rtol=1e-4, atol=1e-6)
 
-    _, fit = nodes.train_model(model, features, {**TRAINING, "max_epochs": 1}, BLOCK4, seed=0)
+    _, fit = nodes.train_model(model, features, RMSPROP, BINARY, {**TRAINING, "max_epochs": 1}, BLOCK4, seed=0)
     assert fit["n_trainable_params"] == 7_079_937 and fit["feature_shape"] == [2, 2, 512]
     assert fit["cut_layer"] == "block4_pool" and fit["trained_layers"] == ["block5_conv1", "block5_conv2", "block5_conv3", "head"]
     after = weights_by_layer(model)
@@ -260,7 +264,7 @@ def report_inputs(folders: tuple[Path, Path], images: pd.DataFrame, tmp_path: Pa
             "test_loss": 0.6,
             "train_seconds": 1.0,
             "feature_seconds": 2.0,
-            "epochs": 2,
+            "epochs_run": 2,
             "history": history,
             "feature_spread": 0.05 if name != "mobilenet_v2" else 1e-12,
         }
@@ -280,7 +284,14 @@ def report_inputs(folders: tuple[Path, Path], images: pd.DataFrame, tmp_path: Pa
             "model": "fine_tuning",
         }
     )
-    reporting = {"misclassified_images": 8, "constant_features_below": 1e-6, "course_results": {"fine_tuning": "97.4% → 97.5%"}}
+    reporting = {
+        "title": "transfer learning",
+        "data_note": "Tiny test folders.",
+        "pretrained_weights_hint": "Name a local weights file to use pretrained weights here.",
+        "misclassified_images": 8,
+        "constant_features_below": 1e-6,
+        "course_results": {"fine_tuning": "97.4% → 97.5%"},
+    }
     return {
         "summaries": summaries,
         "predictions": predictions,
@@ -301,10 +312,12 @@ def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(
     ranking, *figures, html = nodes.build_report(**inputs)
     assert ranking["model"].tolist() == ["fine_tuning", "feature_extraction", "mobilenet_v2"]
     assert list(ranking.columns)[:5] == ["model", "n_params", "n_trainable_params", "test_accuracy", "test_auc"]
-    assert {"train_seconds", "feature_seconds", "epochs"} <= set(ranking.columns)
+    assert {"train_seconds", "feature_seconds", "epochs_run"} <= set(ranking.columns)
     assert len(figures) == 4 and html.count("data:image/png;base64,") == 4
     assert "random initialization" in html and "say nothing about transfer learning" in html
+    assert "Name a local weights file to use pretrained weights here." in html  # the hint comes from the parameters
     assert "mobilenet_v2: the frozen part gives (nearly) the same features to every image" in html
+    assert "With random weights this is expected of MobileNetV2" in html
     assert "97.4% → 97.5%" in html and "new_3.png" in html
     assert "the validation folder is the test set" in html
     assert f"Folder: {folders[0]}; 2 classes: 0 = horses, 1 = humans" in html
@@ -315,12 +328,25 @@ def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(
         "mobilenet_v2: head on the cached output of the whole base" in html
     )
     assert "data/04_feature" not in html
-    other_cut = {"cut_layer": "block3_pool", "trained_layers": ["block4_conv1", "head"]}
-    assert nodes._trained_part("fine_tuning", other_cut) == "fine_tuning: block4_conv1, head on the cached block3_pool output"
+    other_cut = {"model": "fine_tuning", "cut_layer": "block3_pool", "trained_layers": ["block4_conv1", "head"]}
+    comparison = render_block(
+        "vgg16_finetune.html.j2", "comparison", table=ranking, folders={"train": "train", "test": "validation"}, trained_parts=[other_cut]
+    )
+    assert "(fine_tuning: block4_conv1, head on the cached block3_pool output)" in comparison
+
+
+def weights_note(settings: dict[str, dict]) -> str:
+    """The report's paragraph on the bases' weights, as the template writes it."""
+    weights = {name: model.get("weights") for name, model in settings.items()}
+    all_pretrained = all(source == "imagenet" for source in weights.values())
+    hint = {"pretrained_weights_hint": "(hint)"}
+    return render_block("vgg16_finetune.html.j2", "weights", base_weights=weights, all_pretrained=all_pretrained, reporting=hint)
 
 
 def test_the_weights_note_names_each_source() -> None:
-    note, pretrained = nodes._weights_note({"feature_extraction": {"weights": "imagenet"}, "mobilenet_v2": {"weights": "imagenet"}})
-    assert pretrained and note == "Base weights: feature_extraction: ImageNet, mobilenet_v2: ImageNet."
-    note, pretrained = nodes._weights_note({"feature_extraction": {"weights": "/w/vgg16.h5"}, "mobilenet_v2": {"weights": None}})
-    assert not pretrained and note == "Base weights: feature_extraction: the local file /w/vgg16.h5, mobilenet_v2: random initialization."
+    note = weights_note({"feature_extraction": {"weights": "imagenet"}, "mobilenet_v2": {"weights": "imagenet"}})
+    assert "Base weights: feature_extraction: ImageNet, mobilenet_v2: ImageNet." in note
+    assert "random feature extractor" not in note and "(hint)" not in note
+    note = weights_note({"feature_extraction": {"weights": "/w/vgg16.h5"}, "mobilenet_v2": {"weights": None}})
+    assert "Base weights: feature_extraction: the local file /w/vgg16.h5, mobilenet_v2: random initialization." in note
+    assert "random feature extractor" in note and "(hint)" in note

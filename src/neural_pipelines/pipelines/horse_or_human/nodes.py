@@ -21,13 +21,14 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
-from neural_pipelines.models.image_classifiers import AUGMENTATION_LAYER, build_binary_image_classifier
-from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves
+from neural_pipelines.models.image_classifiers import AUGMENTATION_LAYER
+from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
-from neural_pipelines.training import fit_from_params, image_file_dataset, load_image_array, mlflow_metric_history, seed_everything
+from neural_pipelines.training import image_file_dataset, load_image_array
 from neural_pipelines.validation import validate_image_folder
 
 logger = logging.getLogger(__name__)
@@ -66,50 +67,34 @@ def split_files(images: pd.DataFrame, split: str) -> tuple[list[str], np.ndarray
     return rows["filepath"].astype(str).tolist(), rows["label"].to_numpy(dtype=np.float32)
 
 
-# --- per variant: build, train, evaluate --------------------------------------------
+# --- per variant: batches and evaluation (build, train, record: training/steps.py) --------------------------------------------
 
 
-def build_model(
-    model: dict[str, Any], optimizer: dict[str, Any], training: dict[str, Any], image_size: list[int], seed: int
-) -> keras.Model:
-    """Build and compile one classifier for ``image_size`` RGB images, seeded for identical initial weights."""
-    seed_everything(seed)
-    classifier = build_binary_image_classifier(
-        model,
-        optimizer,
-        input_shape=(int(image_size[0]), int(image_size[1]), 3),
-        steps_per_execution=int(training.get("steps_per_execution", 1)),
-    )
-    logger.info("Built %s: %d parameters, optimizer %s", classifier.name, classifier.count_params(), optimizer)
-    return classifier
-
-
-def train_model(
-    model: keras.Model,
-    images: pd.DataFrame,
-    image_size: list[int],
-    splits: list[str],
-    training: dict[str, Any],
-    seed: int,
-) -> tuple[keras.Model, dict[str, Any]]:
-    """Fit on the training files, reshuffled every epoch, for all ``max_epochs``; the validation curves are only recorded.
+def make_batches(
+    images: pd.DataFrame, image_size: list[int], splits: list[str], training: dict[str, Any], seed: int
+) -> dict[str, tf.data.Dataset]:
+    """``train`` batches of the training files, reshuffled every epoch, and ``validation`` batches of the test split.
 
     The validation split is the test set, so it must not stop training or choose the epoch:
-    ``training.patience`` must be null (a value raises ``ValueError``). The model's
-    augmentation layers (if any) transform each training batch anew inside ``fit``.
+    ``training.patience`` must be null (a value raises ``ValueError``); every variant trains
+    all ``max_epochs`` and the validation curves are only recorded. The model's augmentation
+    layers (if any) transform each training batch anew inside ``fit``. Setting TensorFlow's
+    global seed makes the shuffle order the same whatever ran before this node.
     """
     if training.get("patience") is not None:
         raise ValueError(
-            f"{model.name}: training.patience is {training['patience']!r}, but horse_or_human's validation split "
+            f"training.patience is {training['patience']!r}, but horse_or_human's validation split "
             f"({splits[1]}) is its test set: early stopping on it would choose the epoch on the test data and bias "
             f"test_accuracy. Set `patience: null` (train all max_epochs, as in the course) in {PARAMS_FILE}."
         )
+    tf.random.set_seed(int(seed))
     batch_size = int(training["batch_size"])
     train_files, train_labels = split_files(images, splits[0])
     test_files, test_labels = split_files(images, splits[1])
-    train = image_file_dataset(train_files, train_labels, image_size=image_size, batch_size=batch_size, shuffle_seed=seed)
-    validation = image_file_dataset(test_files, test_labels, image_size=image_size, batch_size=batch_size)
-    return model, fit_from_params(model, train, validation, training, seed)
+    return {
+        "train": image_file_dataset(train_files, train_labels, image_size=image_size, batch_size=batch_size, shuffle_seed=seed),
+        "validation": image_file_dataset(test_files, test_labels, image_size=image_size, batch_size=batch_size),
+    }
 
 
 def has_augmentation(model: keras.Model) -> bool:
@@ -129,13 +114,12 @@ def predict_probabilities(model: keras.Model, filepaths: list[str], image_size: 
     return np.asarray(model.predict(dataset, verbose=0), dtype=np.float64).reshape(-1)
 
 
+#: What each variant's MLflow run logs as final metrics (the rest of the evaluation is in its JSON).
+LOGGED_METRICS = ("test_accuracy", "test_auc", "test_loss", "train_accuracy", "accuracy_gap")
+
+
 def evaluate_model(
-    model: keras.Model,
-    images: pd.DataFrame,
-    classes: list[str],
-    image_size: list[int],
-    splits: list[str],
-    evaluation: dict[str, Any],
+    model: keras.Model, images: pd.DataFrame, classes: list[str], image_size: list[int], splits: list[str], evaluation: dict[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Validation (= test) metrics, training accuracy without augmentation, and per-file predictions.
 
@@ -146,7 +130,7 @@ def evaluate_model(
     every validation file with its true class, P(``classes[1]``) and the predicted class.
     """
     batch_size, threshold = int(evaluation["batch_size"]), float(evaluation["threshold"])
-    results: dict[str, Any] = {"model": model.name}
+    results: dict[str, Any] = {"network": model.name}
     outcomes = {}
     for prefix, split in (("train", splits[0]), ("test", splits[1])):
         files, labels = split_files(images, split)
@@ -160,13 +144,11 @@ def evaluate_model(
     results["accuracy_gap"] = results["train_accuracy"] - results["test_accuracy"]
     results["confusion_matrix"] = confusion_matrix(labels, predicted, labels=[0, 1]).tolist()  # rows: true, columns: predicted
     results["augmented"], results["dropout"] = has_augmentation(model), dropout_rate(model)
+    results["metrics"] = {name: results.pop(name) for name in LOGGED_METRICS}
     logger.info(
         "%s: validation (test) accuracy %.4f, AUC %.4f; training accuracy %.4f without augmentation; gap %.4f",
         model.name,
-        results["test_accuracy"],
-        results["test_auc"],
-        results["train_accuracy"],
-        results["accuracy_gap"],
+        *(results["metrics"][name] for name in ("test_accuracy", "test_auc", "train_accuracy", "accuracy_gap")),
     )
     predictions = pd.DataFrame(
         {
@@ -209,68 +191,46 @@ def plot_misclassified(
     """The variant's misclassified validation images, logged to its own MLflow run."""
     images = load_image_array(predictions["filepath"].tolist(), image_size)
     return misclassified_figure(
-        evaluation["model"], predictions, images, classes, int(reporting["misclassified_images"]), float(evaluation_params["threshold"])
+        evaluation["network"], predictions, images, classes, int(reporting["misclassified_images"]), float(evaluation_params["threshold"])
     )
-
-
-FINAL_METRICS = ("test_accuracy", "test_auc", "test_loss", "train_accuracy", "accuracy_gap")
-
-
-def record_results(evaluation: dict[str, Any], fit: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One variant's results in two forms: MLflow metric histories, and a summary for the report.
-
-    MLflow gets per-epoch ``loss``/``val_loss``/``accuracy``/``val_accuracy`` (step =
-    epoch; ``accuracy`` is measured on the batches as trained: augmented, dropout on) and
-    the final ``test_accuracy``, ``test_auc``, ``test_loss``, ``train_accuracy``,
-    ``accuracy_gap``, ``train_seconds``, ``epochs_run`` — the same names in every run.
-    """
-    final = {name: evaluation[name] for name in FINAL_METRICS}
-    final |= {"train_seconds": fit["train_seconds"], "epochs_run": fit["epochs_run"]}
-    metrics = mlflow_metric_history(per_epoch=fit["history"], final=final)
-    summary = {
-        **final,
-        "epochs": fit["epochs_run"],
-        "n_params": fit["n_params"],
-        "history": fit["history"],
-        **{name: evaluation[name] for name in ("test_precision", "test_recall", "test_f1", "confusion_matrix", "n_train", "n_test")},
-        **{name: evaluation[name] for name in ("augmented", "dropout")},
-    }
-    return metrics, summary
 
 
 # --- report -------------------------------------------------------------------------
 
-COMPARISON_COLUMNS = ("n_params", "test_accuracy", "test_auc", "train_accuracy", "accuracy_gap", "train_seconds", "epochs")
+COMPARISON_COLUMNS = ("n_params", "test_accuracy", "test_auc", "train_accuracy", "accuracy_gap", "train_seconds", "epochs_run")
 
 
-def gap_verdict(summaries: dict[str, dict[str, Any]]) -> str:
-    """Both train–validation accuracy gaps in words, and whether augmentation reduced the gap.
+def accuracy_gaps(summaries: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Every model's train–validation accuracy gap, and how each augmented model's gap compares.
 
-    Each model with augmentation is compared with the first model without it; the sentence is
-    computed from the numbers, whichever way they go.
+    Each model with augmentation is compared with the first model without it (none when
+    either kind is missing); the report's verdict says which way it went, whichever way the
+    numbers go. Gaps and differences are in percentage points.
     """
-    gaps = "; ".join(
-        f"{name}: training accuracy {summary['train_accuracy']:.1%} vs validation {summary['test_accuracy']:.1%}, "
-        f"a gap of {100 * summary['accuracy_gap']:.1f} points"
+    models = [
+        {
+            "name": name,
+            "train_accuracy": summary["train_accuracy"],
+            "test_accuracy": summary["test_accuracy"],
+            "gap_points": 100 * summary["accuracy_gap"],
+        }
         for name, summary in summaries.items()
-    )
+    ]
     plain = [name for name, summary in summaries.items() if not summary["augmented"]]
-    augmented = [name for name, summary in summaries.items() if summary["augmented"]]
-    if not plain or not augmented:
-        return f"Train–validation accuracy gaps: {gaps}. (No pair of models with and without augmentation to compare.)"
-    base = summaries[plain[0]]["accuracy_gap"]
-    verdicts = []
-    for name in augmented:
-        gap = summaries[name]["accuracy_gap"]
-        if gap < base:
-            verdicts.append(
-                f"{name}'s augmentation and dropout reduced the gap by {100 * (base - gap):.1f} points compared with {plain[0]}"
-            )
-        else:
-            verdicts.append(
-                f"{name}'s augmentation and dropout did not reduce the gap: it is {100 * (gap - base):.1f} points larger than {plain[0]}'s"
-            )
-    return f"Train–validation accuracy gaps: {gaps}. " + "; ".join(verdicts) + "."
+    effects = []
+    if plain:
+        base = summaries[plain[0]]["accuracy_gap"]
+        effects = [
+            {
+                "model": name,
+                "baseline": plain[0],
+                "reduced": bool(summary["accuracy_gap"] < base),
+                "difference_points": abs(100 * (summary["accuracy_gap"] - base)),
+            }
+            for name, summary in summaries.items()
+            if summary["augmented"]
+        ]
+    return {"models": models, "augmentation_effects": effects}
 
 
 def augmentation_source(models: dict[str, keras.Model]) -> tuple[str, keras.layers.Layer] | None:
@@ -311,7 +271,7 @@ def build_report(  # noqa: PLR0913, PLR0917 (the report reads across every varia
     from the saved predictions, the same figure each variant's run holds).
     """
     table = comparison_table(summaries, COMPARISON_COLUMNS)
-    kept = {name: summary["epochs"] for name, summary in summaries.items()}  # fixed epochs: the last one's weights
+    kept = {name: summary["epochs_run"] for name, summary in summaries.items()}  # fixed epochs: the last one's weights
     histories = {name: summary["history"] for name, summary in summaries.items()}
     accuracy_figure = learning_curves(histories, metric="accuracy", log_scale=False, kept_epochs=kept)
     loss_figure = learning_curves(histories, metric="loss", kept_epochs=kept)
@@ -355,43 +315,21 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
     reporting: dict[str, Any],
     figures: dict[str, Any],
 ) -> str:
-    """The pipeline's HTML report: the gaps in words, the table, the data, the figures."""
-    course = reporting.get("course_results", {})
-    report = HtmlReport(f"horse_or_human: {reporting.get('title', 'CNN with and without augmentation')}")
-    report.paragraph(gap_verdict(summaries))
-    report.heading("Comparison on the validation split (the test set)")
-    report.table(table.assign(course_result=[course.get(name, "") for name in table["model"]]))
-    report.paragraph(
-        f"The dataset has two splits, {splits[0]} and {splits[1]}, like the course's horse-or-human; there is no third "
-        f"split, so the {splits[1]} split is the test set. Every model trains a fixed number of epochs (no early "
-        "stopping), so nothing is chosen on it; its per-epoch curves are shown for insight only. train_accuracy is "
-        "measured on the training images without augmentation and with dropout off, so it compares across models; "
-        "accuracy_gap = train_accuracy − test_accuracy (overfitting: smaller is better). The accuracy in the learning "
-        "curves of an augmented model is measured on augmented batches with dropout on. test_auc is the ROC AUC of "
-        f"P({classes[1]}); train_seconds is the wall time of model.fit on this machine."
-    )
-    report.heading("Data")
+    """The pipeline's HTML report (template ``horse_or_human.html.j2``): the gaps in words, the table, the data, the figures."""
+    course = reporting["course_results"]
     counts = images.groupby(["split", "class_name"]).size()
-    modes = images["mode"].value_counts()
-    report.bullets(
-        [
-            *([str(reporting["data_note"])] if reporting.get("data_note") else []),
-            "Images per split and class: " + ", ".join(f"{split}/{name} {count}" for (split, name), count in counts.items()) + ".",
-            f"Every image is decoded as RGB and resized to {int(image_size[0])}×{int(image_size[1])} inside tf.data; "
-            f"the models take raw 0–255 pixels and rescale them themselves. File modes: "
-            + ", ".join(f"{mode} {count}" for mode, count in modes.items())
-            + ".",
-            f"Label 0 is {classes[0]}, label 1 is {classes[1]}: the sigmoid output is P({classes[1]}).",
-        ]
+    data = {
+        "images_per_class": [{"split": split, "class_name": name, "count": int(count)} for (split, name), count in counts.items()],
+        "file_modes": {mode: int(count) for mode, count in images["mode"].value_counts().items()},
+    }
+    return render_template(
+        "horse_or_human.html.j2",
+        reporting=reporting,
+        classes=classes,
+        splits=splits,
+        image_size=[int(size) for size in image_size],
+        gaps=accuracy_gaps(summaries),
+        table=table.assign(course_result=[course.get(name, "") for name in table["model"]]),
+        data=data,
+        figures=figures,
     )
-    report.heading("Learning curves")
-    report.figure(figures["accuracy"], "Accuracy per epoch, one panel per model: training batches (as trained) and the validation split.")
-    report.figure(figures["loss"], "Binary cross-entropy per epoch (log scale).")
-    report.heading("Augmentation")
-    report.figure(figures["samples"], "One training image and random augmentations of it, as the augmented model sees it in training.")
-    report.heading("Misclassified validation images")
-    for name, figure in figures["mistakes"].items():
-        report.figure(
-            figure, f"{name}: wrongly classified validation images, most confident first: predicted (probability) and true class."
-        )
-    return report.render()

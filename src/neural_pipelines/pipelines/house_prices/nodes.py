@@ -13,7 +13,6 @@ import logging
 import time
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -26,16 +25,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from neural_pipelines.models.regression import build_regressor
 from neural_pipelines.pipelines.house_prices.serving import PriceModel, RawFrameCleaner, normalize_columns
-from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves
-from neural_pipelines.reporting.regression import (
-    horizontal_bars,
-    permutation_importance,
-    predicted_vs_actual,
-    residuals_vs_predicted,
-)
-from neural_pipelines.training import fit_from_params, mlflow_metric_history, seed_everything
+from neural_pipelines.reporting import comparison_table, learning_curves, render_template
+from neural_pipelines.reporting.regression import horizontal_bars, permutation_importance, predicted_vs_actual, residuals_vs_predicted
+from neural_pipelines.reporting.report import dollars, thousands
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
 logger = logging.getLogger(__name__)
@@ -302,35 +295,6 @@ def make_model_input(
     return arrays, summary
 
 
-# --- Keras variants -----------------------------------------------------------------
-
-
-def build_model(model: dict[str, Any], training: dict[str, Any], model_input: dict[str, np.ndarray], seed: int) -> keras.Model:
-    """Build and compile one network sized to the model input, seeded for identical initial weights."""
-    seed_everything(seed)
-    network = build_regressor(
-        model["architecture"],
-        n_features=model_input["x_train"].shape[1],
-        hidden_units=model["hidden_units"],
-        activation=model.get("activation", "relu"),
-        dropout=float(model.get("dropout", 0.0)),
-        loss=training["loss"],
-        learning_rate=float(training["learning_rate"]),
-        steps_per_execution=int(training.get("steps_per_execution", 1)),
-    )
-    logger.info("Built %s: %d parameters, %d inputs", network.name, network.count_params(), model_input["x_train"].shape[1])
-    return network
-
-
-def train_model(
-    model: keras.Model, model_input: dict[str, np.ndarray], training: dict[str, Any], seed: int
-) -> tuple[keras.Model, dict[str, Any]]:
-    """Fit on the training rows with early stopping on the validation rows (best weights kept)."""
-    train = (model_input["x_train"], model_input["y_train"])
-    validation = (model_input["x_validation"], model_input["y_validation"])
-    return model, fit_from_params(model, train, validation, training, seed)
-
-
 # --- baselines ----------------------------------------------------------------------
 
 BASELINES = {"ridge": Ridge, "hist_gradient_boosting": HistGradientBoostingRegressor}
@@ -385,12 +349,7 @@ def predict_test(price_model: Any, houses: pd.DataFrame, ingest: dict[str, Any])
     predicted = np.asarray(predicted, dtype="float64").reshape(-1)
     numeric = rows.drop(columns=[c for c in ingest["id_columns"] if c in rows.columns]).select_dtypes("number")
     return pd.DataFrame(
-        {
-            "row": rows.index.to_numpy(),
-            "actual": prices,
-            "predicted": predicted,
-            "complete": numeric.notna().all(axis=1).to_numpy(),
-        }
+        {"row": rows.index.to_numpy(), "actual": prices, "predicted": predicted, "complete": numeric.notna().all(axis=1).to_numpy()}
     )
 
 
@@ -409,46 +368,24 @@ def price_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     }
 
 
-def evaluate_prices(test_predictions: pd.DataFrame) -> dict[str, Any]:
-    """Test metrics on every shared test row, plus MAE on its complete rows (the course's setting)."""
+def evaluate_prices(test_predictions: pd.DataFrame, input_summary: dict[str, Any]) -> dict[str, Any]:
+    """Test metrics on every shared test row, plus MAE on its complete rows (the course's setting).
+
+    ``metrics`` are what the variant's MLflow run logs; ``input_summary`` (features, rows)
+    travels with them into the report's comparison table.
+    """
     actual, predicted = test_predictions["actual"].to_numpy(), test_predictions["predicted"].to_numpy()
     complete = test_predictions["complete"].to_numpy(dtype=bool)
-    evaluation = {
-        **price_metrics(actual, predicted),
-        "test_mae_complete_rows": float(mean_absolute_error(actual[complete], predicted[complete])),
+    complete_rows_mae = float(mean_absolute_error(actual[complete], predicted[complete]))
+    metrics = {**price_metrics(actual, predicted), "test_mae_complete_rows": complete_rows_mae}
+    logger.info("Test: MAE $%.0f, RMSE $%.0f, RMSLE %.4f, R2 %.4f", *(metrics[m] for m in TEST_METRICS))
+    return {
+        "metrics": metrics,
         "n_test_rows": len(actual),
         "n_test_complete_rows": int(complete.sum()),
         "n_negative_predictions": int((predicted < 0).sum()),
-    }
-    logger.info("Test: MAE $%.0f, RMSE $%.0f, RMSLE %.4f, R2 %.4f", *(evaluation[m] for m in TEST_METRICS))
-    return evaluation
-
-
-def record_results(
-    evaluation: dict[str, Any], input_summary: dict[str, Any], fit_record: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One variant's results as MLflow metric histories and as a summary row for the report.
-
-    MLflow gets per-epoch ``loss``/``val_loss``/``rmse``/``mae`` … (step = epoch, Keras only)
-    and, at step 0, ``test_mae``, ``test_rmse``, ``test_rmsle``, ``test_r2``,
-    ``test_mae_complete_rows`` and ``train_seconds``: the same names in every run.
-    """
-    final = {name: evaluation[name] for name in (*TEST_METRICS, "test_mae_complete_rows")}
-    final["train_seconds"] = fit_record["train_seconds"]
-    if fit_record.get("epochs_run"):
-        final |= {"epochs_run": fit_record["epochs_run"], "best_epoch": fit_record["best_epoch"]}
-    metrics = mlflow_metric_history(per_epoch=fit_record.get("history") or None, final=final)
-    summary = {
-        **final,
         **input_summary,
-        "n_params": fit_record.get("n_params"),
-        "epochs_run": fit_record.get("epochs_run", 0),
-        "best_epoch": fit_record.get("best_epoch", 0),
-        "n_test_rows": evaluation["n_test_rows"],
-        "n_negative_predictions": evaluation["n_negative_predictions"],
-        "history": fit_record.get("history") or {},
     }
-    return metrics, summary
 
 
 # --- report -------------------------------------------------------------------------
@@ -471,7 +408,7 @@ def compare_models(summaries: dict[str, dict[str, Any]], report: dict[str, Any])
 
 
 def explain_best_model(
-    comparison: pd.DataFrame, houses: pd.DataFrame, report: dict[str, Any], ingest: dict[str, Any], seed: int, **price_models: Any
+    comparison: pd.DataFrame, houses: pd.DataFrame, report: dict[str, Any], ingest: dict[str, Any], seed: int, price_models: dict[str, Any]
 ) -> pd.DataFrame:
     """Permutation importance of every raw column for the best model, on the test rows, in dollars of MAE.
 
@@ -489,7 +426,7 @@ def explain_best_model(
     return importance.assign(model=best)
 
 
-def build_report(
+def build_report(  # noqa: PLR0913, PLR0917 (the report reads every variant's results and the data they were scored on)
     comparison: pd.DataFrame,
     summaries: dict[str, dict[str, Any]],
     importance: pd.DataFrame,
@@ -497,7 +434,7 @@ def build_report(
     houses_split: pd.DataFrame,
     report: dict[str, Any],
     split: dict[str, Any],
-    **test_predictions: pd.DataFrame,
+    test_predictions: dict[str, pd.DataFrame],
 ) -> tuple[Figure, Figure, Figure, Figure, str]:
     """Diagnostics of the best model, learning curves, importance chart and the HTML report."""
     best = str(comparison["model"].iloc[0])
@@ -527,99 +464,65 @@ def build_report(
         "exclude_above": split.get("exclude_above") or {},
         "split_counts": houses_split["split"].value_counts().to_dict(),
     }
-    html = render_report(comparison, summaries, top, data_facts, report, scatter, residuals, curves, bars)
+    figures = {"scatter": scatter, "residuals": residuals, "learning_curves": curves, "importance": bars}
+    html = render_report(comparison, summaries, top, data_facts, report, figures)
     return scatter, residuals, curves, bars, html
-
-
-def _money(value: float) -> str:
-    return f"${value:,.0f}"
 
 
 def _display(comparison: pd.DataFrame) -> pd.DataFrame:
     """The comparison table as text for reading: dollars, 4-digit ratios, whole counts, blank for n/a."""
     formats = {
-        "test_mae": _money,
-        "test_rmse": _money,
-        "test_mae_complete_rows": _money,
+        "test_mae": dollars,
+        "test_rmse": dollars,
+        "test_mae_complete_rows": dollars,
         "test_rmsle": "{:.4f}".format,
         "test_r2": "{:.4f}".format,
         "train_seconds": "{:.1f}".format,
     }
     display = comparison.copy()
     for column in display.columns[1:]:
-        fmt = formats.get(column, "{:,.0f}".format)
+        fmt = formats.get(column, thousands)
         display[column] = [("" if pd.isna(value) else fmt(value)) for value in display[column]]
     return display
 
 
-def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every variant's outputs)
+def render_report(
     comparison: pd.DataFrame,
     summaries: dict[str, dict[str, Any]],
     top_features: pd.DataFrame,
     data_facts: dict[str, Any],
     report: dict[str, Any],
-    scatter: Figure,
-    residuals: Figure,
-    curves: Figure,
-    bars: Figure,
+    figures: dict[str, Figure],
 ) -> str:
-    """The pipeline's HTML report: verdict, table, data and recipe facts, figures."""
+    """The pipeline's HTML report (template ``house_prices.html.j2``): verdict, table, data and recipe facts, figures.
+
+    Computes what the sentences state: the best model, whether ``report.target_model`` is
+    below ``report.target_mae``, and the row counts of the course's recipe (``mlp_course``)
+    and of the practitioner's features (``mlp``), each only if that variant ran.
+    """
     by_model = comparison.set_index("model")
     best = str(comparison["model"].iloc[0])
-    target_mae = float(report["target_mae"])
-    course_mae = float(report["course_mae"])
-    verdict = [f"Best model by test MAE: {best} ({_money(by_model.loc[best, 'test_mae'])})."]
-    if "mlp" in by_model.index:
-        mlp_mae = float(by_model.loc["mlp", "test_mae"])
-        verdict.append(
-            f"mlp: test MAE {_money(mlp_mae)}, "
-            + ("below" if mlp_mae < target_mae else "NOT below")
-            + f" the {_money(target_mae)} target (the course reported about {_money(course_mae)} on its dev set)."
-        )
-    report_html = HtmlReport("house_prices: Ames sale prices — MLPs vs the course's recipe and baselines")
-    report_html.paragraph(" ".join(verdict))
-    report_html.heading("Comparison on the shared held-out test rows")
-    report_html.table(_display(comparison))
-    report_html.paragraph(
-        "test_mae and test_rmse in dollars; test_rmsle is Kaggle's metric (RMSE of log1p prices, predictions "
-        "clipped at $0); test_r2 on prices. test_mae_complete_rows: MAE on the test rows that have every numeric "
-        "value (the only rows the course's recipe would have kept). Every model is scored on the same test rows; "
-        "baselines are fitted on the same training rows and features as mlp."
+    target_name = report["target_model"]
+    target_model = None
+    if target_name in by_model.index:
+        target_mae = float(by_model.loc[target_name, "test_mae"])
+        target_model = {"name": target_name, "test_mae": target_mae, "below_target": target_mae < float(report["target_mae"])}
+    data = {
+        "n_ingested": data_facts["n_ingested"],
+        "n_excluded": data_facts["n_excluded"],
+        "split_rows": {split: data_facts["split_counts"].get(split, 0) for split in SPLITS},
+    }
+    return render_template(
+        "house_prices.html.j2",
+        report=report,
+        split_rule=data_facts["exclude_above"],
+        best=best,
+        best_mae=float(by_model.loc[best, "test_mae"]),
+        target_model=target_model,
+        table=_display(comparison),
+        data=data,
+        course_recipe=summaries.get("mlp_course"),
+        practitioner=summaries.get("mlp"),
+        top_features=top_features[["feature", "importance_mean", "importance_std"]],
+        figures=figures,
     )
-    split = data_facts["split_counts"]
-    rule = ", ".join(f"{column} > {limit}" for column, limit in data_facts["exclude_above"].items()) or "none"
-    facts = [
-        f"{data_facts['n_ingested']:,} houses read; {data_facts['n_excluded']} excluded before splitting (rule: {rule}; "
-        "the data's author, De Cock, recommends it: three partial sales unlikely to reflect market value and two very "
-        "large houses).",
-        f"One seeded split shared by every model: train {split.get('train', 0):,}, validation "
-        f"{split.get('validation', 0):,} (early stopping of the networks), test {split.get('test', 0):,}.",
-    ]
-    course = summaries.get("mlp_course")
-    if course:
-        facts.append(
-            f"mlp_course (the course's recipe): {course['n_features']} numeric features; {course['n_usable_rows']:,} of "
-            f"{course['n_rows']:,} rows have no missing value (train {course['n_train_rows']:,}, validation "
-            f"{course['n_validation_rows']:,}). The course, on Kaggle's 1,460-row train.csv: 1,121 rows, 37 features "
-            "(its 37 counted the Id column, dropped here)."
-        )
-    mlp = summaries.get("mlp")
-    if mlp:
-        facts.append(
-            f"mlp / wide_deep / baselines: {mlp['n_features']} raw columns -> {mlp['n_model_inputs']} inputs after "
-            f"one-hot encoding; all {mlp['n_train_rows']:,} training rows (median / most-frequent imputation)."
-        )
-    report_html.heading("Data and recipes")
-    report_html.bullets(facts)
-    report_html.heading(f"Best model: {best}")
-    report_html.figure(scatter, "Predicted vs actual sale price on the test rows; the diagonal is a perfect prediction.")
-    report_html.figure(residuals, "Residuals (actual - predicted) against the predicted price.")
-    report_html.figure(bars, "Test MAE increase when one raw column is shuffled (mean and spread over repeats).")
-    report_html.table(top_features[["feature", "importance_mean", "importance_std"]], float_format="{:,.0f}")
-    report_html.heading("Learning curves of the Keras models")
-    report_html.figure(
-        curves,
-        "Training and validation loss per epoch (log scale); dotted: the epoch whose weights early stopping kept. "
-        "mlp_course's loss is MAE in dollars; mlp and wide_deep's is MSE of the standardized log price.",
-    )
-    return report_html.render()

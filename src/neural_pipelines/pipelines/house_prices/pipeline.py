@@ -1,52 +1,39 @@
 """Wiring of ``house_prices``.
 
-Top-level nodes (ingest, split, report) live in the ``house_prices`` namespace; each network
-and each baseline is a namespace of one template (``house_prices.mlp``,
+Top-level nodes (ingest, split, report) live in the ``house_prices`` namespace; every
+network (a block with ``model``) and every baseline (a block with ``baseline``) named in
+``parameters_house_prices.yml`` is a namespace of one template (``house_prices.mlp``,
 ``house_prices.linear`` …), which kedro-viz shows as a collapsible group and the MLflow hook
 turns into one nested run. Every variant fits its preprocessing on the shared training rows
 inside its own namespace, so each run records the ``features.*`` it used and each logged
-model carries its own fitted copy. ``mlp``, ``wide_deep`` and the baselines read the one
-shared ``house_prices.features`` block (same features by construction); ``mlp_course`` reads
-its own ``house_prices.mlp_course.features`` (the course's numeric-only recipe).
+model carries its own fitted copy. A variant without its own ``features`` block reads the
+shared ``house_prices.features`` (same features by construction); ``mlp_course`` has its own
+(the course's numeric-only recipe).
 """
+
+from collections.abc import Mapping
+from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.house_prices import nodes
-from neural_pipelines.pipelines.variants import collect_nodes, namespaced
+from neural_pipelines.pipelines.variants import experiment, keras_steps, record_step, shapes_step, step
+from neural_pipelines.training.steps import array_shapes
 
 PIPELINE = "house_prices"
-NETWORKS = ("mlp_course", "mlp", "wide_deep")
-BASELINES = ("linear", "gradient_boosting")
-VARIANTS = NETWORKS + BASELINES
 
-# Variants with their own `features` block; the others share house_prices.features.
-OWN_FEATURES = {"mlp_course"}
-
-# Datasets and parameters every variant shares stay outside the variant namespaces.
+# Datasets every variant reads, outside the variant namespaces.
 SHARED_DATA = {"houses_split"}
-SHARED_PARAMS = {"params:ingest", "params:seed"}
-
-
-def shared_params(name: str) -> set[str]:
-    """Parameters a variant reads un-prefixed: the shared ones, plus the feature settings unless it has its own."""
-    return SHARED_PARAMS if name in OWN_FEATURES else SHARED_PARAMS | {"params:features"}
 
 
 def features() -> list[Node]:
     """Fit the variant's preprocessing on training rows, then make its training / validation arrays."""
     return [
-        Node(
-            nodes.fit_preprocessing,
-            ["houses_split", "params:features", "params:ingest"],
-            ["preprocessor", "target_transformer"],
-            name="fit_preprocessing",
-        ),
-        Node(
+        step(nodes.fit_preprocessing, ["houses_split", "params:features", "params:ingest"], ["preprocessor", "target_transformer"]),
+        step(
             nodes.make_model_input,
             ["houses_split", "preprocessor", "target_transformer", "params:features", "params:ingest"],
             ["model_input", "input_summary"],
-            name="make_model_input",
         ),
     ]
 
@@ -54,43 +41,16 @@ def features() -> list[Node]:
 def pricing(regressor: str) -> list[Node]:
     """Wrap preprocessing + ``regressor`` as a raw-row price model, price the test rows, score, record."""
     return [
-        Node(
-            nodes.package_price_model,
-            ["preprocessor", "target_transformer", regressor],
-            "price_model",
-            name="package_price_model",
-        ),
-        Node(nodes.predict_test, ["price_model", "houses_split", "params:ingest"], "test_predictions", name="predict_test"),
-        Node(nodes.evaluate_prices, "test_predictions", "evaluation", name="evaluate"),
-        Node(
-            nodes.record_results,
-            ["evaluation", "input_summary", "fit_record"],
-            ["mlflow_metrics", "summary"],
-            name="record_results",
-        ),
+        step(nodes.package_price_model, ["preprocessor", "target_transformer", regressor], "price_model"),
+        step(nodes.predict_test, ["price_model", "houses_split", "params:ingest"], "test_predictions"),
+        Node(nodes.evaluate_prices, ["test_predictions", "input_summary"], "evaluation", name="evaluate"),
+        record_step(),
     ]
 
 
 def network_template() -> Pipeline:
     """Features → build → fit → price → score one Keras network."""
-    return Pipeline(
-        [
-            *features(),
-            Node(
-                nodes.build_model,
-                ["params:model", "params:training", "model_input", "params:seed"],
-                "untrained_model",
-                name="build_model",
-            ),
-            Node(
-                nodes.train_model,
-                ["untrained_model", "model_input", "params:training", "params:seed"],
-                ["model", "fit_record"],
-                name="train_model",
-            ),
-            *pricing("model"),
-        ]
-    )
+    return Pipeline([*features(), *keras_steps("model_input", shapes_step(array_shapes, "model_input")), *pricing("model")])
 
 
 def baseline_template() -> Pipeline:
@@ -98,12 +58,7 @@ def baseline_template() -> Pipeline:
     return Pipeline(
         [
             *features(),
-            Node(
-                nodes.fit_baseline,
-                ["model_input", "params:baseline", "params:seed"],
-                ["regressor", "fit_record"],
-                name="fit_baseline",
-            ),
+            step(nodes.fit_baseline, ["model_input", "params:baseline", "params:seed"], ["regressor", "fit_record"]),
             *pricing("regressor"),
         ]
     )
@@ -113,63 +68,40 @@ def data_pipeline() -> Pipeline:
     """Ingest (validate, Kaggle names) → one seeded split."""
     return Pipeline(
         [
-            Node(nodes.ingest_houses, ["raw_houses", "params:ingest"], "houses", name="ingest_houses"),
-            Node(nodes.split_houses, ["houses", "params:split", "params:seed"], "houses_split", name="split_houses"),
+            step(nodes.ingest_houses, ["raw_houses", "params:ingest"], "houses"),
+            step(nodes.split_houses, ["houses", "params:split", "params:seed"], "houses_split"),
         ]
     )
 
 
+def template_for(variant: Mapping[str, Any]) -> Pipeline:
+    """A ``model`` block trains a network; a ``baseline`` block fits a scikit-learn regressor."""
+    return network_template() if "model" in variant else baseline_template()
+
+
 def report_pipeline() -> Pipeline:
-    """Comparison table, diagnostics of the best model, importance and the HTML report.
-
-    Written with full ``house_prices.<variant>.*`` names: these nodes read across variants.
-    """
-
-    def full(name: str) -> str:
-        return f"{PIPELINE}.{name}"
-
-    def param(name: str) -> str:
-        return f"params:{PIPELINE}.{name}"
-
+    """Comparison table, diagnostics of the best model, importance and the HTML report."""
     return Pipeline(
         [
-            *collect_nodes(PIPELINE, VARIANTS, {"summaries": "summary"}),
-            Node(
-                nodes.compare_models,
-                [full("summaries"), param("report")],
-                full("comparison"),
-                name="compare_models",
-                namespace=PIPELINE,
-            ),
-            Node(
+            step(nodes.compare_models, ["summaries", "params:report"], "comparison"),
+            step(
                 nodes.explain_best_model,
-                {
-                    "comparison": full("comparison"),
-                    "houses": full("houses_split"),
-                    "report": param("report"),
-                    "ingest": param("ingest"),
-                    "seed": param("seed"),
-                    **{name: full(f"{name}.price_model") for name in VARIANTS},
-                },
-                full("permutation_importance"),
-                name="explain_best_model",
-                namespace=PIPELINE,
+                ["comparison", "houses_split", "params:report", "params:ingest", "params:seed", "price_models"],
+                "permutation_importance",
             ),
-            Node(
+            step(
                 nodes.build_report,
-                {
-                    "comparison": full("comparison"),
-                    "summaries": full("summaries"),
-                    "importance": full("permutation_importance"),
-                    "houses": full("houses"),
-                    "houses_split": full("houses_split"),
-                    "report": param("report"),
-                    "split": param("split"),
-                    **{name: full(f"{name}.test_predictions") for name in VARIANTS},
-                },
-                [full(name) for name in ("predicted_vs_actual", "residuals", "learning_curves", "feature_importance", "report")],
-                name="build_report",
-                namespace=PIPELINE,
+                [
+                    "comparison",
+                    "summaries",
+                    "permutation_importance",
+                    "houses",
+                    "houses_split",
+                    "params:report",
+                    "params:split",
+                    "predictions",
+                ],
+                ["predicted_vs_actual", "residuals", "learning_curves", "feature_importance", "report"],
             ),
         ]
     )
@@ -177,7 +109,5 @@ def report_pipeline() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``house_prices`` namespace."""
-    networks = [namespaced(network_template(), name, SHARED_DATA, shared_params(name)) for name in NETWORKS]
-    baselines = [namespaced(baseline_template(), name, SHARED_DATA, shared_params(name)) for name in BASELINES]
-    experiment = Pipeline([data_pipeline(), *networks, *baselines], namespace=PIPELINE)
-    return experiment + report_pipeline()
+    collected = {"summaries": "summary", "price_models": "price_model", "predictions": "test_predictions"}
+    return experiment(PIPELINE, data_pipeline(), template_for, SHARED_DATA, collected, report_pipeline())

@@ -181,8 +181,7 @@ class PriceModel(mlflow.pyfunc.PythonModel):
         """
         columns = self.preprocessor.named_steps["clean"].feature_names_in_
         return ModelSignature(
-            inputs=Schema([ColSpec(AnyType(), str(name)) for name in columns]),
-            outputs=Schema([ColSpec("double", "SalePrice")]),
+            inputs=Schema([ColSpec(AnyType(), str(name)) for name in columns]), outputs=Schema([ColSpec("double", "SalePrice")])
         )
 
     def __getstate__(self) -> dict[str, Any]:

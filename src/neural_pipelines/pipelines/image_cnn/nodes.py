@@ -18,12 +18,12 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from matplotlib.figure import Figure
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 from sklearn.model_selection import train_test_split
 
-from neural_pipelines.models.image_classifiers import build_image_classifier
-from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves
+from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.classification import (
     confusion_matrix_figure,
     feature_maps_figure,
@@ -32,7 +32,6 @@ from neural_pipelines.reporting.classification import (
     layer_activations,
     misclassified_grid,
 )
-from neural_pipelines.training import fit_from_params, mlflow_metric_history, seed_everything
 from neural_pipelines.training.tfdata import image_dataset
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
@@ -240,10 +239,7 @@ def split_images(images: dict[str, np.ndarray], preprocessing: dict[str, Any], s
     if mode == "stratified":
         pool = _cap_per_class(positions, labels, cap, rng)
         rest, test = train_test_split(
-            pool,
-            test_size=_held_out_size(len(pool), preprocessing["test_fraction"], n_classes),
-            stratify=labels[pool],
-            random_state=seed,
+            pool, test_size=_held_out_size(len(pool), preprocessing["test_fraction"], n_classes), stratify=labels[pool], random_state=seed
         )
     elif mode == "official":
         if not official.any():
@@ -258,10 +254,7 @@ def split_images(images: dict[str, np.ndarray], preprocessing: dict[str, Any], s
     else:
         raise ValueError(f"image_cnn.preprocessing.test_split={mode!r} in {PARAMS_FILE}; use 'stratified' or 'official'.")
     train, validation = train_test_split(
-        rest,
-        test_size=_held_out_size(len(rest), preprocessing["validation_fraction"], n_classes),
-        stratify=labels[rest],
-        random_state=seed,
+        rest, test_size=_held_out_size(len(rest), preprocessing["validation_fraction"], n_classes), stratify=labels[rest], random_state=seed
     )
     splits: dict[str, np.ndarray] = {}
     for name, chosen in zip(SPLITS, (train, validation, test), strict=True):
@@ -272,41 +265,26 @@ def split_images(images: dict[str, np.ndarray], preprocessing: dict[str, Any], s
     return splits
 
 
-# --- per variant: build, train, evaluate --------------------------------------------
+# --- per variant: batches and evaluation (build, train, record: training/steps.py) --------------------------------------------
 
 
-def build_model(
-    model: dict[str, Any],
-    optimizer: dict[str, Any],
-    training: dict[str, Any],
-    image_shape: list[int],
-    classes: list[str],
-    seed: int,
-) -> keras.Model:
-    """Build and compile one classifier from its parameters, seeded for identical initial weights."""
-    seed_everything(seed)
-    classifier = build_image_classifier(
-        model,
-        optimizer,
-        input_shape=image_shape,
-        num_classes=len(classes),
-        steps_per_execution=int(training.get("steps_per_execution", 1)),
-    )
-    logger.info("Built %s: %d parameters, optimizer %s", classifier.name, classifier.count_params(), optimizer)
-    return classifier
+def model_shapes(image_shape: list[int], classes: list[str]) -> dict[str, Any]:
+    """The classifiers' input (height, width, channels) and one softmax output per class."""
+    return {"input_shape": [int(size) for size in image_shape], "outputs": len(classes)}
 
 
-def train_model(
-    model: keras.Model, splits: dict[str, np.ndarray], training: dict[str, Any], seed: int
-) -> tuple[keras.Model, dict[str, Any]]:
-    """Fit on shuffled training batches with early stopping on the validation split.
+def make_batches(splits: dict[str, np.ndarray], training: dict[str, Any], seed: int) -> dict[str, tf.data.Dataset]:
+    """``train`` batches reshuffled every epoch and ``validation`` batches, uint8 → float32 / 255 once, cached.
 
-    Batches come from ``tf.data``: uint8 → float32 / 255 once, cached, reshuffled each epoch.
+    The shuffle order depends on TensorFlow's global seed as well as ``seed``; setting it here
+    makes the order the same whatever ran before this node.
     """
+    tf.random.set_seed(int(seed))
     batch_size = int(training["batch_size"])
-    train = image_dataset(splits["x_train"], splits["y_train"], batch_size=batch_size, shuffle_seed=seed)
-    validation = image_dataset(splits["x_validation"], splits["y_validation"], batch_size=batch_size)
-    return model, fit_from_params(model, train, validation, training, seed)
+    return {
+        "train": image_dataset(splits["x_train"], splits["y_train"], batch_size=batch_size, shuffle_seed=seed),
+        "validation": image_dataset(splits["x_validation"], splits["y_validation"], batch_size=batch_size),
+    }
 
 
 def evaluate_model(
@@ -314,8 +292,8 @@ def evaluate_model(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Test-split metrics and predictions.
 
-    Returns ``test_accuracy``, ``test_f1_macro`` (unweighted mean of the per-class F1),
-    ``test_loss`` (cross-entropy), the per-class precision / recall / F1 / support, and the
+    Returns ``metrics``: ``test_accuracy``, ``test_f1_macro`` (unweighted mean of the per-class
+    F1) and ``test_loss`` (cross-entropy); the per-class precision / recall / F1 / support, and the
     confusion matrix (rows: true class, columns: predicted); and the class probabilities.
     """
     y_true = splits["y_test"].astype(np.int64)
@@ -334,43 +312,26 @@ def evaluate_model(
         for name in classes
     }
     results = {
-        "model": model.name,
-        "test_accuracy": float(np.mean(y_pred == y_true)),
-        "test_f1_macro": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "test_loss": float(np.mean(keras.losses.sparse_categorical_crossentropy(y_true, probabilities))),
+        "metrics": {
+            "test_accuracy": float(np.mean(y_pred == y_true)),
+            "test_f1_macro": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+            "test_loss": float(np.mean(keras.losses.sparse_categorical_crossentropy(y_true, probabilities))),
+        },
+        "network": model.name,
         "n_test": len(y_true),
         "per_class": per_class,
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+    metrics = results["metrics"]
     logger.info(
-        "%s: test accuracy %.4f, macro F1 %.4f on %d images", model.name, results["test_accuracy"], results["test_f1_macro"], len(y_true)
+        "%s: test accuracy %.4f, macro F1 %.4f on %d images", model.name, metrics["test_accuracy"], metrics["test_f1_macro"], len(y_true)
     )
     return results, {"probabilities": probabilities, "predicted": y_pred.astype(splits["y_test"].dtype)}
 
 
 def plot_confusion_matrix(evaluation: dict[str, Any], classes: list[str]) -> Figure:
     """The variant's test confusion matrix, logged to its own MLflow run."""
-    return confusion_matrix_figure(evaluation["confusion_matrix"], classes, title=f"{evaluation['model']}: test confusion matrix")
-
-
-def record_results(evaluation: dict[str, Any], fit: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One variant's results in two forms: MLflow metric histories, and a summary for the report.
-
-    MLflow gets per-epoch ``loss``/``val_loss``/``accuracy``/``val_accuracy`` (step =
-    epoch) and the final ``test_accuracy``, ``test_f1_macro``, ``test_loss``,
-    ``train_seconds``, ``epochs_run``, ``best_epoch`` — the same names in every run.
-    """
-    final = {name: evaluation[name] for name in ("test_accuracy", "test_f1_macro", "test_loss")}
-    final |= {name: fit[name] for name in ("train_seconds", "epochs_run", "best_epoch")}
-    metrics = mlflow_metric_history(per_epoch=fit["history"], final=final)
-    summary = {
-        **final,
-        "n_params": fit["n_params"],
-        "history": fit["history"],
-        "per_class": evaluation["per_class"],
-        "confusion_matrix": evaluation["confusion_matrix"],
-    }
-    return metrics, summary
+    return confusion_matrix_figure(evaluation["confusion_matrix"], classes, title=f"{evaluation['network']}: test confusion matrix")
 
 
 # --- report -------------------------------------------------------------------------
@@ -438,8 +399,15 @@ def build_report(
         maps,
         title=f"{cnn}: first-layer feature maps of test image {position} (class {classes[splits['y_test'][position]]})",
     )
-    figures = (accuracy_figure, loss_figure, matrix_figure, mistakes_figure, filters, feature_maps)
-    html = render_report(ranking, summaries, splits, classes, preprocessing, reporting, best, cnn, figures)
+    figures = {
+        "accuracy": accuracy_figure,
+        "loss": loss_figure,
+        "confusion_matrix": matrix_figure,
+        "mistakes": mistakes_figure,
+        "filters": filters,
+        "feature_maps": feature_maps,
+    }
+    html = render_report(ranking, summaries, splits, classes, preprocessing, reporting, cnn, figures)
     return ranking, accuracy_figure, loss_figure, matrix_figure, mistakes_figure, filters, feature_maps, html
 
 
@@ -450,56 +418,29 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
     classes: list[str],
     preprocessing: dict[str, Any],
     reporting: dict[str, Any],
-    best: str,
-    cnn: str | None,
-    figures: tuple[Figure, ...],
+    cnn: str,
+    figures: dict[str, Figure],
 ) -> str:
-    """The pipeline's HTML report: verdict, table with the course's figures, data, figures."""
-    accuracy_figure, loss_figure, matrix_figure, mistakes_figure, filters, feature_maps = figures
-    course = reporting.get("course_results", {})
-    table = ranking.assign(course_result=[course.get(name, "") for name in ranking["model"]])
-    top = ranking.iloc[0]
-    report = HtmlReport(f"image_cnn: {reporting.get('title', 'dense net vs CNNs')}")
-    report.paragraph(
-        f"Best: {best} with {top['test_accuracy']:.2%} test accuracy (macro F1 {top['test_f1_macro']:.3f}) and "
-        f"{int(top['n_params']):,} parameters, trained in {top['train_seconds']:.0f} s. "
-        + ", ".join(
-            f"{row.model} {row.test_accuracy:.2%} ({int(row.n_params):,} params, {row.train_seconds:.0f} s)"
-            for row in ranking.iloc[1:].itertuples()
-        )
-        + "."
-    )
-    report.heading("Comparison on the held-out test set")
-    report.table(table)
-    report.paragraph(
-        "course_result: what the course reports for the same architecture (on Fashion-MNIST unless it says "
-        "MNIST, with its full 60,000 training images). train_seconds is the wall time of model.fit on this "
-        "machine; epochs_run counts epochs until early stopping (the kept weights are those of the best "
-        "validation loss)."
-    )
-    report.heading("Data")
-    report.bullets(
-        [
-            f"{len(classes)} classes: {', '.join(classes)}.",
-            f"Images {tuple(splits['x_test'].shape[1:])}, uint8 on disk, scaled to float32 [0, 1] inside tf.data.",
-            f"Split ({preprocessing['test_split']} test set, seeded): train {len(splits['y_train'])}, "
-            f"validation {len(splits['y_validation'])} (early stopping), test {len(splits['y_test'])}.",
-            "Test images per class: "
-            + ", ".join(
-                f"{name} {count}" for name, count in zip(classes, np.bincount(splits["y_test"], minlength=len(classes)), strict=True)
-            )
-            + ".",
-        ]
-    )
-    report.heading("Learning curves")
-    report.figure(accuracy_figure, "Training and validation accuracy per epoch; dotted: the epoch whose weights were kept.")
-    report.figure(loss_figure, "Training and validation loss (cross-entropy, log scale).")
-    report.heading(f"Best model: {best}")
-    report.figure(matrix_figure, "Test confusion matrix: rows are true classes, columns predicted classes.")
+    """The pipeline's HTML report (template ``image_cnn.html.j2``): verdict, table with the course's figures, data, figures."""
+    best = str(ranking["model"].iloc[0])
+    course = reporting["course_results"]
     per_class = pd.DataFrame.from_dict(summaries[best]["per_class"], orient="index").rename_axis("class").reset_index()
-    report.table(per_class, float_format="{:.3f}")
-    report.figure(mistakes_figure, "Misclassified test images, most confident mistakes first: predicted (probability) and true class.")
-    report.heading(f"What the best CNN ({cnn}) sees")
-    report.figure(filters, "First convolution layer's filters (red positive, blue negative weights).")
-    report.figure(feature_maps, "The first layer's outputs (after relu) for one test image: one map per filter.")
-    return report.render()
+    test_counts = np.bincount(splits["y_test"], minlength=len(classes))
+    data = {
+        "image_shape": tuple(int(size) for size in splits["x_test"].shape[1:]),
+        "n_images": {split: len(splits[f"y_{split}"]) for split in ("train", "validation", "test")},
+        "test_images_per_class": {name: int(count) for name, count in zip(classes, test_counts, strict=True)},
+    }
+    return render_template(
+        "image_cnn.html.j2",
+        preprocessing=preprocessing,
+        reporting=reporting,
+        classes=classes,
+        best=ranking.iloc[0].to_dict(),
+        others=ranking.iloc[1:].to_dict(orient="records"),
+        table=ranking.assign(course_result=[course.get(name, "") for name in ranking["model"]]),
+        per_class=per_class,
+        best_cnn=cnn,
+        data=data,
+        figures=figures,
+    )

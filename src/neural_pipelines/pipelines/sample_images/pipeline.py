@@ -26,13 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     """Draw every sample image folder from its parameters and the shared drawing style."""
     return Pipeline(
         [
-            Node(
-                function,
-                [f"params:{PIPELINE}.{block}", f"params:{PIPELINE}.style"],
-                output,
-                name=f"draw_{block}",
-                namespace=PIPELINE,
-            )
+            Node(function, [f"params:{PIPELINE}.{block}", f"params:{PIPELINE}.style"], output, name=f"draw_{block}", namespace=PIPELINE)
             for output, (function, block) in FOLDERS.items()
         ]
     )

@@ -19,9 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.metrics import mean_absolute_error, mean_squared_error
 from sklearn.preprocessing import MinMaxScaler
 
-from neural_pipelines.models.forecasting import build_forecaster
-from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves, lines_by_step
-from neural_pipelines.training import fit_from_params, mlflow_metric_history, seed_everything
+from neural_pipelines.reporting import comparison_table, learning_curves, lines_by_step, render_template
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
 logger = logging.getLogger(__name__)
@@ -191,8 +189,7 @@ def split_and_scale(hourly: pd.DataFrame, preprocessing: dict[str, Any]) -> tupl
     scaler = MinMaxScaler()
     scaler.fit(hourly.loc[: validation_start - 1, ["traffic_volume"]].dropna())
     scaled = hourly.assign(
-        split=pd.Categorical(split, categories=SPLITS),
-        scaled=scaler.transform(hourly[["traffic_volume"]])[:, 0].astype("float32"),
+        split=pd.Categorical(split, categories=SPLITS), scaled=scaler.transform(hourly[["traffic_volume"]])[:, 0].astype("float32")
     )
     logger.info(
         "Split: train %d h, validation %d h, test %d h; scaler min=%.0f max=%.0f (train rows)",
@@ -254,33 +251,7 @@ def make_windows(scaled: pd.DataFrame, preprocessing: dict[str, Any]) -> dict[st
     return arrays
 
 
-# --- Keras variants -----------------------------------------------------------------
-
-
-def build_model(model: dict[str, Any], preprocessing: dict[str, Any], training: dict[str, Any], seed: int) -> keras.Model:
-    """Build and compile one forecaster from its parameters, seeded for identical initial weights."""
-    seed_everything(seed)
-    history, horizon = int(preprocessing["history_hours"]), int(preprocessing["horizon_hours"])
-    input_shape = (history, 1) if preprocessing["window_layout"] == "recurrent" else (1, history)
-    forecaster = build_forecaster(
-        model["architecture"],
-        input_shape=input_shape,
-        horizon=horizon,
-        units=int(model["units"]),
-        learning_rate=float(training["learning_rate"]),
-        steps_per_execution=int(training.get("steps_per_execution", 1)),
-    )
-    logger.info("Built %s: %d parameters, input %s", forecaster.name, forecaster.count_params(), input_shape)
-    return forecaster
-
-
-def train_model(
-    model: keras.Model, windows: dict[str, np.ndarray], training: dict[str, Any], seed: int
-) -> tuple[keras.Model, dict[str, Any]]:
-    """Fit on the training windows with early stopping on the validation windows."""
-    train = (windows["x_train"], windows["y_train"])
-    validation = (windows["x_validation"], windows["y_validation"])
-    return model, fit_from_params(model, train, validation, training, seed)
+# --- Keras variants (build and train: the shared steps in training/steps.py) ---
 
 
 def predict_windows(model: keras.Model, windows: dict[str, np.ndarray]) -> np.ndarray:
@@ -334,44 +305,19 @@ def forecast_baseline(
 def evaluate_forecast(predictions: np.ndarray, windows: dict[str, np.ndarray], scaler: MinMaxScaler) -> dict[str, Any]:
     """Test metrics: MSE on the 0–1 scale (the course's number), MAE and RMSE in vehicles/hour.
 
-    ``mae_by_horizon[k]`` is the MAE of the forecast k+1 hours ahead.
+    ``by_step["test_mae_by_horizon"][k]`` is the MAE of the forecast k+1 hours ahead.
     """
     y_true = windows["y_test"]
     scale = float(scaler.data_max_[0] - scaler.data_min_[0])
     return {
-        "test_mse": float(mean_squared_error(y_true, predictions)),
-        "test_mae": float(mean_absolute_error(y_true, predictions)) * scale,
-        "test_rmse": float(np.sqrt(mean_squared_error(y_true, predictions))) * scale,
-        "mae_by_horizon": (mean_absolute_error(y_true, predictions, multioutput="raw_values") * scale).tolist(),
+        "metrics": {
+            "test_mse": float(mean_squared_error(y_true, predictions)),
+            "test_mae": float(mean_absolute_error(y_true, predictions)) * scale,
+            "test_rmse": float(np.sqrt(mean_squared_error(y_true, predictions))) * scale,
+        },
+        "by_step": {"test_mae_by_horizon": (mean_absolute_error(y_true, predictions, multioutput="raw_values") * scale).tolist()},
         "n_test_windows": len(y_true),
     }
-
-
-def record_results(evaluation: dict[str, Any], fit: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One variant's results in two forms: MLflow metric histories, and a summary for the report.
-
-    MLflow gets per-epoch ``loss``/``val_loss``/``mae``/``val_mae`` (step = epoch),
-    ``test_mae_by_horizon`` (step = hours ahead) and the final ``test_*`` and
-    ``train_seconds`` — the same names in every variant's run.
-    """
-    fit = fit or {}
-    final = {name: evaluation[name] for name in ("test_mse", "test_mae", "test_rmse")}
-    if fit:
-        final |= {"train_seconds": fit["train_seconds"], "epochs_run": fit["epochs_run"], "best_epoch": fit["best_epoch"]}
-    metrics = mlflow_metric_history(
-        per_epoch=fit.get("history"),
-        final=final,
-        per_step={"test_mae_by_horizon": evaluation["mae_by_horizon"]},
-    )
-    summary = {
-        **final,
-        "n_params": fit.get("n_params", 0),
-        "train_seconds": fit.get("train_seconds", 0.0),
-        "epochs_run": fit.get("epochs_run", 0),
-        "mae_by_horizon": evaluation["mae_by_horizon"],
-        "history": fit.get("history", {}),
-    }
-    return metrics, summary
 
 
 # --- report -------------------------------------------------------------------------
@@ -406,15 +352,17 @@ def plot_test_week(
 
 def build_report(
     summaries: dict[str, dict[str, Any]],
+    predictions: dict[str, np.ndarray],
     scaled: pd.DataFrame,
     windows: dict[str, np.ndarray],
     scaler: MinMaxScaler,
     preprocessing: dict[str, Any],
-    **predictions: np.ndarray,
+    reporting: dict[str, Any],
 ) -> tuple[pd.DataFrame, Figure, Figure, Figure, str]:
     """The comparison table, three figures and the HTML report that shows them all.
 
-    ``predictions`` are the scaled test forecasts, one keyword per variant.
+    ``predictions`` are the scaled test forecasts, keyed by variant; ``reporting`` holds the
+    report's title, data note and the course's numbers.
     """
     comparison = comparison_table(summaries, COMPARISON_COLUMNS, sort_by="test_mse")
     learning_curves_figure = learning_curves(
@@ -423,82 +371,50 @@ def build_report(
         kept_epochs={name: summary.get("best_epoch") for name, summary in summaries.items()},
     )
     mae_by_horizon_figure = lines_by_step(
-        {name: summary["mae_by_horizon"] for name, summary in summaries.items()},
+        {name: summary["test_mae_by_horizon"] for name, summary in summaries.items()},
         title="Test MAE by forecast horizon",
         xlabel="hours ahead",
         ylabel="MAE (vehicles/hour)",
     )
     test_week_figure = plot_test_week(scaled, windows, scaler, predictions)
-    html = render_report(comparison, learning_curves_figure, mae_by_horizon_figure, test_week_figure, scaled, windows, preprocessing)
+    figures = {"learning_curves": learning_curves_figure, "mae_by_horizon": mae_by_horizon_figure, "test_week": test_week_figure}
+    html = render_report(comparison, figures, scaled, windows, preprocessing, reporting)
     return comparison, learning_curves_figure, mae_by_horizon_figure, test_week_figure, html
 
 
 def render_report(
     comparison: pd.DataFrame,
-    learning_curves_figure: Figure,
-    mae_by_horizon_figure: Figure,
-    test_week_figure: Figure,
+    figures: dict[str, Figure],
     scaled: pd.DataFrame,
     windows: dict[str, np.ndarray],
     preprocessing: dict[str, Any],
+    reporting: dict[str, Any],
 ) -> str:
-    """The pipeline's HTML report: data, table, figures and an honest verdict."""
-    layout = preprocessing["window_layout"]
+    """The pipeline's HTML report (template ``traffic_lstm.html.j2``): verdict, table, data, figures.
+
+    Computes what the sentences state: the best network, the best naive baseline (the rows
+    without training epochs) and whether the network wins; the hour and window counts.
+    """
     best_baseline = comparison[comparison["epochs_run"] == 0].iloc[0]
     best_network = comparison[comparison["epochs_run"] > 0].iloc[0]
-    verdict = (
-        f"The best network, {best_network['model']} (test MSE {best_network['test_mse']:.4g}), "
-        + ("beats" if best_network["test_mse"] < best_baseline["test_mse"] else "does not beat")
-        + f" the best naive baseline, {best_baseline['model']} (test MSE {best_baseline['test_mse']:.4g})."
+    data = {
+        "n_hours": len(scaled),
+        "first_hour": scaled["datetime"].iloc[0],
+        "last_hour": scaled["datetime"].iloc[-1],
+        "split_hours": {split: int(count) for split, count in scaled["split"].value_counts().items()},
+        "n_imputed": int(scaled["imputed"].sum()),
+        "n_missing": int(scaled["traffic_volume"].isna().sum()),
+        "n_windows": {split: len(windows[f"y_{split}"]) for split in SPLITS},
+        "input_shape": tuple(int(size) for size in windows["x_test"].shape[1:]),
+    }
+    return render_template(
+        "traffic_lstm.html.j2",
+        preprocessing=preprocessing,
+        reporting=reporting,
+        best_network=best_network.to_dict(),
+        best_baseline=best_baseline.to_dict(),
+        network_beats_baseline=bool(best_network["test_mse"] < best_baseline["test_mse"]),
+        comparison=comparison,
+        data=data,
+        figures=figures,
     )
-    if best_network["test_mse"] >= best_baseline["test_mse"]:
-        verdict += (
-            f" The networks see only the last {preprocessing['history_hours']} hours, so they cannot tell a "
-            "Saturday morning from a Monday morning; a forecast that copies the same hours of an earlier "
-            "day or week can. Giving the models calendar features or a longer history is the next step."
-        )
-    split_hours = scaled["split"].value_counts()
-    layout_note = (
-        "window_layout=recurrent: inputs are (6 timesteps, 1 feature), so SimpleRNN and LSTM "
-        "step through the six hours. The course used (1 timestep, 6 features) — set "
-        "window_layout: course to reproduce it — which gives the recurrent layers a single step: "
-        "they then act as a dense layer with tanh/gates and no memory."
-        if layout == "recurrent"
-        else "window_layout=course: inputs are (1 timestep, 6 features) as in the course, so the "
-        "SimpleRNN and LSTM see one step and use no recurrence; window_layout: recurrent feeds "
-        "(6, 1) so they step through the hours."
-    )
-    report = HtmlReport("traffic_lstm: 24-hour traffic forecast from the last 6 hours")
-    report.paragraph(verdict)
-    report.heading("Comparison on the held-out test windows")
-    report.table(comparison)
-    report.paragraph(
-        "test_mse is on the 0–1 min-max scale fitted on training hours (comparable with the "
-        "course's 2.17e-2 dense, 2.06e-2 SimpleRNN, 1.91e-2 LSTM); test_mae and test_rmse are "
-        "in vehicles/hour. Baselines have no parameters and no training."
-    )
-    report.heading("Data")
-    report.bullets(
-        [
-            f"{len(scaled)} hours from {scaled['datetime'].iloc[0]} to {scaled['datetime'].iloc[-1]}.",
-            f"Split by time: train {split_hours.get('train', 0)} h, validation (early stopping) "
-            f"{split_hours.get('validation', 0)} h, test (last {preprocessing['test_fraction']:.0%}) "
-            f"{split_hours.get('test', 0)} h.",
-            f"Missing hours: {int(scaled['imputed'].sum())} filled by linear interpolation (gaps of at most "
-            f"{preprocessing['max_fill_gap_hours']} h); {int(scaled['traffic_volume'].isna().sum())} left "
-            "missing, windows touching them dropped.",
-            f"Windows: train {len(windows['y_train'])}, validation {len(windows['y_validation'])}, "
-            f"test {len(windows['y_test'])}; input shape {tuple(windows['x_test'].shape[1:])}.",
-            layout_note,
-        ]
-    )
-    report.heading("Learning curves")
-    report.figure(
-        learning_curves_figure,
-        "Training and validation MSE per epoch (log scale); dotted: the epoch whose weights early stopping kept.",
-    )
-    report.heading("Error by forecast horizon")
-    report.figure(mae_by_horizon_figure, "Test MAE per hour ahead, vehicles/hour.")
-    report.heading("One test week")
-    report.figure(test_week_figure, "Forecasts issued at midnight for the next 24 hours, first full test week.")
-    return report.render()

@@ -1,51 +1,39 @@
 """Wiring of ``traffic_lstm``.
 
-Top-level nodes live in the ``traffic_lstm`` namespace; each model variant and each
-baseline is a namespace of one template (``traffic_lstm.lstm``, ``traffic_lstm.persistence``
-…), which kedro-viz shows as a collapsible group and the MLflow hook turns into one nested
-run. Variant names come from ``parameters_traffic_lstm.yml``.
+Top-level nodes live in the ``traffic_lstm`` namespace; every network and every naive
+baseline named in ``parameters_traffic_lstm.yml`` is a namespace of one template
+(``traffic_lstm.lstm``, ``traffic_lstm.persistence`` …): a block with ``model`` trains a
+network, a block with ``baseline`` forecasts naively. kedro-viz shows each as a
+collapsible group, and the MLflow hook turns each into one nested run.
 """
+
+from collections.abc import Mapping
+from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.traffic_lstm import nodes
-from neural_pipelines.pipelines.variants import collect_nodes, namespaced
+from neural_pipelines.pipelines.variants import experiment, keras_steps, record_step, shapes_step, step
+from neural_pipelines.training.steps import array_shapes
 
 PIPELINE = "traffic_lstm"
-NETWORKS = ("dense", "simple_rnn", "lstm")
-BASELINES = ("persistence", "seasonal_naive_24h", "seasonal_naive_168h")
 
-# Datasets and parameters every variant shares stay outside the variant namespaces.
+# Datasets every variant reads, outside the variant namespaces.
 SHARED_DATA = {"windows", "scaled_series", "scaler"}
-SHARED_PARAMS = {"params:preprocessing", "params:training", "params:seed"}
 
 
-def scoring(record_inputs: list[str]) -> list[Node]:
+def scoring(trained: bool) -> list[Node]:
     """Score ``test_predictions`` and record the results: the same for networks and baselines."""
-    return [
-        Node(nodes.evaluate_forecast, ["test_predictions", "windows", "scaler"], "evaluation", name="evaluate"),
-        Node(nodes.record_results, record_inputs, ["mlflow_metrics", "summary"], name="record_results"),
-    ]
+    return [Node(nodes.evaluate_forecast, ["test_predictions", "windows", "scaler"], "evaluation", name="evaluate"), record_step(trained)]
 
 
 def network_template() -> Pipeline:
     """Build → fit → predict → score one Keras forecaster."""
     return Pipeline(
         [
-            Node(
-                nodes.build_model,
-                ["params:model", "params:preprocessing", "params:training", "params:seed"],
-                "untrained_model",
-                name="build_model",
-            ),
-            Node(
-                nodes.train_model,
-                ["untrained_model", "windows", "params:training", "params:seed"],
-                ["model", "fit_record"],
-                name="train_model",
-            ),
+            *keras_steps("windows", shapes_step(array_shapes, "windows")),
             Node(nodes.predict_windows, ["model", "windows"], "test_predictions", name="predict_test_windows"),
-            *scoring(["evaluation", "fit_record"]),
+            *scoring(trained=True),
         ]
     )
 
@@ -54,68 +42,43 @@ def baseline_template() -> Pipeline:
     """Forecast → score one naive baseline on the same test windows."""
     return Pipeline(
         [
-            Node(
-                nodes.forecast_baseline,
-                ["scaled_series", "windows", "params:baseline", "params:preprocessing"],
-                "test_predictions",
-                name="forecast_baseline",
-            ),
-            *scoring(["evaluation"]),
+            step(nodes.forecast_baseline, ["scaled_series", "windows", "params:baseline", "params:preprocessing"], "test_predictions"),
+            *scoring(trained=False),
         ]
     )
+
+
+def template_for(variant: Mapping[str, Any]) -> Pipeline:
+    """A ``model`` block trains a network; a ``baseline`` block forecasts naively."""
+    return network_template() if "model" in variant else baseline_template()
 
 
 def data_pipeline() -> Pipeline:
     """Ingest → regular hourly series → split and scale → windows."""
     return Pipeline(
         [
-            Node(nodes.ingest_traffic, ["raw_traffic", "params:ingest"], "traffic", name="ingest_traffic"),
-            Node(nodes.regularize_hourly, ["traffic", "params:preprocessing"], "hourly_traffic", name="regularize_hourly"),
-            Node(
-                nodes.split_and_scale,
-                ["hourly_traffic", "params:preprocessing"],
-                ["scaled_series", "scaler"],
-                name="split_and_scale",
-            ),
-            Node(nodes.make_windows, ["scaled_series", "params:preprocessing"], "windows", name="make_windows"),
+            step(nodes.ingest_traffic, ["raw_traffic", "params:ingest"], "traffic"),
+            step(nodes.regularize_hourly, ["traffic", "params:preprocessing"], "hourly_traffic"),
+            step(nodes.split_and_scale, ["hourly_traffic", "params:preprocessing"], ["scaled_series", "scaler"]),
+            step(nodes.make_windows, ["scaled_series", "params:preprocessing"], "windows"),
         ]
     )
 
 
 def report_pipeline() -> Pipeline:
-    """Comparison table, figures and the HTML report over every variant.
-
-    Written with full ``traffic_lstm.<variant>.*`` names: these nodes read across variants.
-    """
-
-    def full(name: str) -> str:
-        return f"{PIPELINE}.{name}"
-
-    variants = NETWORKS + BASELINES
+    """Comparison table, figures and the HTML report over every variant's summary and test predictions."""
     return Pipeline(
         [
-            *collect_nodes(PIPELINE, variants, {"summaries": "summary"}),
-            Node(
+            step(
                 nodes.build_report,
-                {
-                    "summaries": full("summaries"),
-                    "scaled": full("scaled_series"),
-                    "windows": full("windows"),
-                    "scaler": full("scaler"),
-                    "preprocessing": f"params:{PIPELINE}.preprocessing",
-                    **{name: full(f"{name}.test_predictions") for name in variants},
-                },
-                [full(name) for name in ("comparison", "learning_curves", "mae_by_horizon", "test_week_forecast", "report")],
-                name="build_report",
-                namespace=PIPELINE,
-            ),
+                ["summaries", "predictions", "scaled_series", "windows", "scaler", "params:preprocessing", "params:reporting"],
+                ["comparison", "learning_curves", "mae_by_horizon", "test_week_forecast", "report"],
+            )
         ]
     )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``traffic_lstm`` namespace."""
-    networks = [namespaced(network_template(), name, SHARED_DATA, SHARED_PARAMS) for name in NETWORKS]
-    baselines = [namespaced(baseline_template(), name, SHARED_DATA, SHARED_PARAMS) for name in BASELINES]
-    experiment = Pipeline([data_pipeline(), *networks, *baselines], namespace=PIPELINE)
-    return experiment + report_pipeline()
+    collected = {"summaries": "summary", "predictions": "test_predictions"}
+    return experiment(PIPELINE, data_pipeline(), template_for, SHARED_DATA, collected, report_pipeline())

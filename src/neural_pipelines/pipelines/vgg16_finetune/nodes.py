@@ -33,16 +33,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
-from neural_pipelines.models.transfer import (
-    build_transfer_model,
-    compile_classifier,
-    split_at,
-    trainable_count,
-    unfreeze_top_layers,
-)
-from neural_pipelines.reporting import HtmlReport, comparison_table, learning_curves
+from neural_pipelines.models import compile_model, trainable_count
+from neural_pipelines.models.transfer import split_at, unfreeze_top_layers
+from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
-from neural_pipelines.training import fit_from_params, mlflow_metric_history, seed_everything
+from neural_pipelines.training import fit_from_params, seed_everything
 from neural_pipelines.training.tfdata import image_file_dataset, load_image_array
 from neural_pipelines.validation import source_of, validate_image_folder
 
@@ -106,30 +101,17 @@ def _role(images: pd.DataFrame, role: str) -> tuple[list[str], np.ndarray]:
 # --- per variant: build, cache, train, evaluate --------------------------------------
 
 
-def build_model(model: dict[str, Any], optimizer: dict[str, Any], image_size: list[int], seed: int) -> keras.Model:
-    """The full, compiled transfer model (base frozen), seeded for identical initial weights."""
-    seed_everything(seed)
-    built = build_transfer_model(model, optimizer, image_size)
-    logger.info(
-        "Built %s at %s: %d parameters, %d trainable, weights %s",
-        built.name,
-        "×".join(str(size) for size in image_size),
-        built.count_params(),
-        trainable_count(built),
-        model.get("weights") or "none (random initialization)",
-    )
-    return built
-
-
-def prepare_fine_tuning(model: keras.Model, fine_tuning: dict[str, Any], optimizer: dict[str, Any], source: dict[str, Any]) -> keras.Model:
-    """``feature_extraction``'s trained model with the base's last layers unfrozen, compiled anew.
+def prepare_fine_tuning(
+    model: keras.Model, fine_tuning: dict[str, Any], optimizer: dict[str, Any], compilation: dict[str, Any], source: dict[str, Any]
+) -> keras.Model:
+    """The source variant's trained model with the base's last layers unfrozen, compiled anew.
 
     ``fine_tuning["unfreeze_last_layers"]``: 4 is VGG16's block5 (7,079,424 parameters);
-    with the 25,089 of the head, 7,104,513 are trainable at 224×224. ``source`` is
-    ``feature_extraction``'s model parameters (its architecture and weights, for the log).
+    with the 25,089 of the head, 7,104,513 are trainable at 224×224. ``source`` is the
+    source variant's model parameters (its architecture and weights, for the log).
     """
     unfrozen = unfreeze_top_layers(model, int(fine_tuning["unfreeze_last_layers"]))
-    compile_classifier(model, optimizer)
+    compile_model(model, optimizer, compilation)
     logger.info(
         "Fine-tuning %s (%s, weights %s): unfroze %s; %d of %d parameters trainable, optimizer %s",
         model.name,
@@ -177,20 +159,21 @@ def cache_features(model: keras.Model, images: pd.DataFrame, image_size: list[in
     return arrays
 
 
-def _copy_optimizer(model: keras.Model) -> keras.optimizers.Optimizer:
-    """A fresh optimizer configured like ``model``'s (same class, learning rate …)."""
-    return model.optimizer.__class__.from_config(model.optimizer.get_config())
-
-
 def train_model(
-    model: keras.Model, features: dict[str, np.ndarray], training: dict[str, Any], feature_settings: dict[str, Any], seed: int
+    model: keras.Model,
+    features: dict[str, np.ndarray],
+    optimizer: dict[str, Any],
+    compilation: dict[str, Any],
+    training: dict[str, Any],
+    feature_settings: dict[str, Any],
+    seed: int,
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train the trainable part on cached features; return the full model (now trained) and the fit record.
 
     The trainable part (head, plus block5 when fine-tuning) shares its layer objects with
     ``model``, so ``model`` holds the trained weights afterwards. The record's ``n_params``
-    and ``n_trainable_params`` are the full model's; ``feature_seconds`` is the caching time,
-    reported apart from ``train_seconds`` (the fit alone). The record also names the feature
+    and ``n_trainable_params`` are the full model's; ``feature_seconds`` (a metric of the run) is
+    the caching time, reported apart from ``train_seconds`` (the fit alone). The record also names the feature
     layer (``cut_layer``, ``None``: the whole base) and the layers that trained, for the report.
 
     ``training["patience"]`` must be ``None``: the ``val_`` data is the test set (the datasets
@@ -203,13 +186,13 @@ def train_model(
             "would let the test set choose the epoch."
         )
     _, top = split_at(model, feature_settings.get("cut_layer"))
-    top.compile(optimizer=_copy_optimizer(model), loss="binary_crossentropy", metrics=["accuracy"])
+    compile_model(top, optimizer, compilation)
     seed_everything(seed)
     record = fit_from_params(top, (features["x_train"], features["y_train"]), (features["x_test"], features["y_test"]), training, seed)
     record |= {
         "n_params": int(model.count_params()),
         "n_trainable_params": trainable_count(model),
-        "feature_seconds": round(float(features["seconds"]), 3),
+        "metrics": {"feature_seconds": round(float(features["seconds"]), 3)},
         "feature_shape": list(features["x_train"].shape[1:]),
         "cut_layer": feature_settings.get("cut_layer"),
         "trained_layers": [layer.name for layer in top.layers if layer.trainable_weights],
@@ -274,7 +257,8 @@ def evaluate_model(
     metrics = binary_metrics(y_true, probabilities, threshold)
     matrix = confusion_matrix(y_true, predicted, labels=[0, 1]).tolist()  # rows: true class, columns: predicted
     results = {
-        **{f"test_{name}": value for name, value in metrics.items()},
+        "metrics": {f"test_{name}": metrics[name] for name in ("accuracy", "auc", "loss")},
+        **{f"test_{name}": metrics[name] for name in ("precision", "recall", "f1")},
         "n_test": len(y_true),
         "threshold": threshold,
         "confusion_matrix": matrix,
@@ -283,9 +267,7 @@ def evaluate_model(
     logger.info(
         "%s: test accuracy %.4f, AUC %.4f, loss %.4f on %d images (full model vs cached features: max difference %.2g on %d)",
         model.name,
-        results["test_accuracy"],
-        results["test_auc"],
-        results["test_loss"],
+        *results["metrics"].values(),
         len(y_true),
         difference,
         n_check,
@@ -293,43 +275,12 @@ def evaluate_model(
     return results, {"probabilities": probabilities, "predicted": predicted, "labels": y_true.astype(np.uint8)}
 
 
-FINAL_METRICS = ("test_accuracy", "test_auc", "test_loss")
-FIT_METRICS = ("train_seconds", "feature_seconds", "epochs_run")
-
-
-def record_results(evaluation: dict[str, Any], fit: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One variant's results as MLflow metric histories and as a summary for the report.
-
-    MLflow gets per-epoch ``loss``/``val_loss``/``accuracy``/``val_accuracy`` (step = epoch;
-    ``val_`` is the validation folder, i.e. the test set) and the final ``test_accuracy``,
-    ``test_auc``, ``test_loss``, ``train_seconds`` (fitting on cached features) and
-    ``feature_seconds`` (computing them) — the same names in every variant's run.
-    """
-    final = {name: evaluation[name] for name in FINAL_METRICS} | {name: fit[name] for name in FIT_METRICS}
-    metrics = mlflow_metric_history(per_epoch=fit["history"], final=final)
-    summary = {
-        **final,
-        "epochs": fit["epochs_run"],
-        "n_params": fit["n_params"],
-        "n_trainable_params": fit["n_trainable_params"],
-        "feature_shape": fit["feature_shape"],
-        "cut_layer": fit["cut_layer"],
-        "trained_layers": fit["trained_layers"],
-        "feature_spread": fit["feature_spread"],
-        "history": fit["history"],
-        "confusion_matrix": evaluation["confusion_matrix"],
-        "test_precision": evaluation["test_precision"],
-        "test_recall": evaluation["test_recall"],
-    }
-    return metrics, summary
-
-
 # --- across variants: predict new images, report ------------------------------------
 
 
 def rank_models(summaries: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """The comparison table, best test accuracy first (then AUC; fewer trainable parameters on a tie)."""
-    columns = ("n_params", "n_trainable_params", "test_accuracy", "test_auc", "test_loss", "train_seconds", "feature_seconds", "epochs")
+    columns = ("n_params", "n_trainable_params", "test_accuracy", "test_auc", "test_loss", "train_seconds", "feature_seconds", "epochs_run")
     table = comparison_table(summaries, columns)
     return table.sort_values(
         ["test_accuracy", "test_auc", "n_trainable_params"], ascending=[False, False, True], kind="stable", na_position="last"
@@ -385,16 +336,6 @@ def predict_new_images(
     return table
 
 
-def _weights_note(settings: dict[str, dict[str, Any]]) -> tuple[str, bool]:
-    """A sentence on where each variant's base weights came from; True when every base is ImageNet-trained."""
-    described = {
-        name: "ImageNet" if weights == "imagenet" else ("random initialization" if weights is None else f"the local file {weights}")
-        for name, weights in ((name, model.get("weights")) for name, model in settings.items())
-    }
-    pretrained = all(model.get("weights") == "imagenet" for model in settings.values())
-    return "Base weights: " + ", ".join(f"{name}: {source}" for name, source in described.items()) + ".", pretrained
-
-
 def predictions_grid(new_images: pd.DataFrame, new_predictions: pd.DataFrame, image_size: list[int]) -> Figure:
     """The new pictures, each captioned with its predicted class and confidence."""
     paths = dict(zip(new_images["file"].astype(str), new_images["filepath"].astype(str), strict=True))
@@ -427,7 +368,7 @@ def build_report(  # noqa: PLR0913, PLR0917 (the report reads across every varia
     ranking = rank_models(summaries)
     best = str(ranking["model"].iloc[0])
     histories = {name: summary["history"] for name, summary in summaries.items()}
-    kept = {name: summary["epochs"] for name, summary in summaries.items()}
+    kept = {name: summary["epochs_run"] for name, summary in summaries.items()}
     accuracy_figure = learning_curves(histories, metric="accuracy", log_scale=False, kept_epochs=kept)
     loss_figure = learning_curves(histories, metric="loss", kept_epochs=kept)
     test_files, _ = _role(images, "test")
@@ -443,16 +384,9 @@ def build_report(  # noqa: PLR0913, PLR0917 (the report reads across every varia
         title=f"{best}: most confident mistakes on the test set",
     )
     new_figure = predictions_grid(new_images, new_predictions, image_size)
-    figures = (accuracy_figure, loss_figure, mistakes_figure, new_figure)
+    figures = {"accuracy": accuracy_figure, "loss": loss_figure, "mistakes": mistakes_figure, "new_pictures": new_figure}
     html = render_report(ranking, summaries, settings, images, new_predictions, classes, image_size, reporting, figures)
     return ranking, accuracy_figure, loss_figure, mistakes_figure, new_figure, html
-
-
-def _trained_part(name: str, summary: dict[str, Any]) -> str:
-    """``fine_tuning: block5_conv1, block5_conv2, block5_conv3, head on the cached block4_pool output`` (from the summary)."""
-    cut = summary["cut_layer"]
-    source = f"the cached {cut} output" if cut else "the cached output of the whole base"
-    return f"{name}: {', '.join(summary['trained_layers'])} on {source}"
 
 
 def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every variant's outputs)
@@ -464,75 +398,53 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
     classes: list[str],
     image_size: list[int],
     reporting: dict[str, Any],
-    figures: tuple[Figure, ...],
+    figures: dict[str, Figure],
 ) -> str:
-    """The pipeline's HTML report: the weights caveat, verdict, table with the course's figures, data, figures."""
-    accuracy_figure, loss_figure, mistakes_figure, new_figure = figures
-    weights_note, pretrained = _weights_note(settings)
-    course = reporting.get("course_results", {})
-    table = ranking.assign(
-        weights=[settings[name].get("weights") or "none (random)" for name in ranking["model"]],
-        course_result=[course.get(name, "") for name in ranking["model"]],
-    )
-    top = ranking.iloc[0]
-    report = HtmlReport(f"vgg16_finetune: {reporting.get('title', 'transfer learning with VGG16 and MobileNetV2')}")
-    if not pretrained:
-        report.paragraph(
-            f"{weights_note} A base without ImageNet weights starts from random numbers and stays frozen, so it is a "
-            "random feature extractor: these accuracies say nothing about transfer learning, only that the pipeline "
-            "works end to end. This environment cannot download the ImageNet weights; `kedro run --env=full` uses them "
-            "(weights: imagenet, 224×224 images, the course's data), and any weights parameter can name a local file."
-        )
-    else:
-        report.paragraph(weights_note)
-    report.paragraph(
-        f"Best: {top['model']} with {top['test_accuracy']:.2%} test accuracy (AUC {top['test_auc']:.3f}), "
-        f"{int(top['n_trainable_params']):,} of {int(top['n_params']):,} parameters trained. "
-        + ", ".join(f"{row.model} {row.test_accuracy:.2%} (AUC {row.test_auc:.3f})" for row in ranking.iloc[1:].itertuples())
-        + "."
-    )
-    constant = [name for name, summary in summaries.items() if summary["feature_spread"] < float(reporting["constant_features_below"])]
-    if constant:
-        report.paragraph(
-            f"{', '.join(constant)}: the frozen part gives (nearly) the same features to every image (mean spread "
-            + ", ".join(f"{summaries[name]['feature_spread']:.2g}" for name in constant)
-            + "), so the head cannot learn and predicts one class. With random weights this is expected of "
-            "MobileNetV2: its batch normalization layers run with untrained statistics and the activations vanish "
-            "through its 50-odd layers."
-        )
-    report.heading("Comparison on the test set")
-    report.table(table)
-    report.paragraph(
-        "The course's datasets come as train and validation folders only, so the validation folder is the test set. "
-        "Nothing stops early or selects weights on it: every variant trains its configured epochs (val_ curves are "
-        "shown, not used). The one choice made on it is which variant predicts the new pictures below (the best test "
-        "accuracy unless predict.model names one), so that variant's test accuracy is an optimistic estimate."
-    )
-    report.paragraph(
-        "feature_seconds: one forward pass of the frozen part over all images, cached as the variant's features "
-        "dataset. train_seconds: fitting the trainable part on the cached features ("
-        + "; ".join(_trained_part(name, summary) for name, summary in summaries.items())
-        + "). n_params and n_trainable_params are the full model's (image → preprocess → base → head), the model "
-        "that is saved and logged."
-    )
-    report.heading("Data")
+    """The pipeline's HTML report (template ``vgg16_finetune.html.j2``): the weights caveat, verdict, table, data, figures.
+
+    Computes what the sentences state: each base's weights (``None``: random) and whether all
+    are ImageNet's, the variants whose cached features are (nearly) constant, what each
+    variant trains on which cached output (from its summary), and the folder counts.
+    """
+    base_weights = {name: model.get("weights") for name, model in settings.items()}
+    course = reporting["course_results"]
+    threshold = float(reporting["constant_features_below"])
+    constant = [
+        {"model": name, "spread": summary["feature_spread"], "random_mobilenet_v2": _is_random_mobilenet_v2(settings[name])}
+        for name, summary in summaries.items()
+        if summary["feature_spread"] < threshold
+    ]
     counts = images.groupby(["role", "split", "class_name"]).size()
-    report.bullets(
-        [
-            f"Folder: {os.path.commonpath(images['filepath'].astype(str).tolist())}; {len(classes)} classes: "
-            + ", ".join(f"{index} = {name}" for index, name in enumerate(classes))
-            + " (the sigmoid output is the probability of the second).",
-            "Images per folder: " + ", ".join(f"{split}/{name} {count}" for (_, split, name), count in counts.items()) + ".",
-            f"Every image is decoded and resized to {image_size[0]}×{image_size[1]} inside tf.data; "
-            "the models take raw RGB pixels (0–255) and preprocess them in their first layer.",
-        ]
+    data = {
+        "folder": os.path.commonpath(images["filepath"].astype(str).tolist()),
+        "images_per_folder": [{"split": split, "class_name": name, "count": int(count)} for (_, split, name), count in counts.items()],
+    }
+    return render_template(
+        "vgg16_finetune.html.j2",
+        reporting=reporting,
+        classes=classes,
+        image_size=[int(size) for size in image_size],
+        base_weights=base_weights,
+        all_pretrained=all(weights == "imagenet" for weights in base_weights.values()),
+        best=ranking.iloc[0].to_dict(),
+        others=ranking.iloc[1:].to_dict(orient="records"),
+        constant_features=constant,
+        random_mobilenet_v2_is_constant=any(variant["random_mobilenet_v2"] for variant in constant),
+        table=ranking.assign(
+            weights=[base_weights[name] or "none (random)" for name in ranking["model"]],
+            course_result=[course.get(name, "") for name in ranking["model"]],
+        ),
+        folders={role: str(images.loc[images["role"] == role, "split"].iloc[0]) for role in ROLES},
+        trained_parts=[
+            {"model": name, "trained_layers": summary["trained_layers"], "cut_layer": summary["cut_layer"]}
+            for name, summary in summaries.items()
+        ],
+        data=data,
+        new_predictions=new_predictions,
+        figures=figures,
     )
-    report.heading("Learning curves")
-    report.figure(accuracy_figure, "Training and validation (= test) accuracy per epoch.")
-    report.figure(loss_figure, "Training and validation (= test) binary cross-entropy per epoch (log scale).")
-    report.heading(f"Mistakes of {top['model']}")
-    report.figure(mistakes_figure, "Misclassified test images, most confident mistakes first: predicted (probability) and true class.")
-    report.heading("New pictures")
-    report.table(new_predictions, float_format="{:.3f}")
-    report.figure(new_figure, "Each new picture with its predicted class and the probability of that class.")
-    return report.render()
+
+
+def _is_random_mobilenet_v2(model: dict[str, Any]) -> bool:
+    """A MobileNetV2 base without pretrained weights: its cached features are expected to be constant."""
+    return model.get("architecture") == "mobilenet_v2" and model.get("weights") is None

@@ -4,22 +4,32 @@ Top-level nodes live in the ``vgg16_finetune`` namespace; each model variant is 
 (``vgg16_finetune.feature_extraction``, ``….fine_tuning``, ``….mobilenet_v2``) that kedro-viz
 shows as a collapsible group and the MLflow hook turns into one nested run. Every variant
 ends in the same cache → train → evaluate → record steps; they differ in where the model
-comes from: ``feature_extraction`` and ``mobilenet_v2`` build a frozen base with a new head,
-``fine_tuning`` continues from ``feature_extraction``'s trained model with block5 unfrozen.
-Architectures, weights, optimizers and epochs are in ``parameters_vgg16_finetune.yml``.
+comes from: a variant with a ``model.architecture`` (``feature_extraction``, ``mobilenet_v2``)
+builds a frozen base with a new head, one with ``continue_from`` (``fine_tuning``) takes that
+variant's trained model and unfreezes the base's last layers. The variants, architectures,
+weights, optimizers and epochs are in ``parameters_vgg16_finetune.yml``.
 """
+
+from collections.abc import Mapping
+from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from neural_pipelines.pipelines.variants import collect, collect_nodes, namespaced
+from neural_pipelines.pipelines.variants import build_step, collect, configured_variants, experiment, record_step, shapes_step, step
 from neural_pipelines.pipelines.vgg16_finetune import nodes
+from neural_pipelines.training.steps import rgb_image_shapes
 
 PIPELINE = "vgg16_finetune"
-VARIANTS = ("feature_extraction", "fine_tuning", "mobilenet_v2")
 
-# Datasets and parameters every variant shares stay outside the variant namespaces.
-SHARED_DATA = {"images", "feature_extraction.model"}
-SHARED_PARAMS = {"params:seed", "params:image_size", "params:evaluation", "params:feature_extraction.model"}
+
+def sources() -> set[str]:
+    """The variants others continue from (``continue_from``): their trained model and settings are read across namespaces."""
+    return {block["continue_from"] for block in configured_variants(PIPELINE).values() if "continue_from" in block}
+
+
+def shared_data() -> set[str]:
+    """Datasets and parameters every variant reads outside its namespace: the images, the shapes, and the sources' models."""
+    return {"images"} | {f"{source}.model" for source in sources()} | {f"params:{source}.model" for source in sources()}
 
 
 def train_and_evaluate() -> list[Node]:
@@ -31,117 +41,65 @@ def train_and_evaluate() -> list[Node]:
     ``feature_extraction``'s own trained model must stay as it was.
     """
     return [
-        Node(
-            nodes.cache_features,
-            ["untrained_model", "images", "params:image_size", "params:features"],
-            "features",
-            name="cache_features",
-        ),
-        Node(
+        step(nodes.cache_features, ["untrained_model", "images", "params:image_size", "params:features"], "features"),
+        step(
             nodes.train_model,
-            ["untrained_model", "features", "params:training", "params:features", "params:seed"],
+            ["untrained_model", "features", "params:optimizer", "params:compile", "params:training", "params:features", "params:seed"],
             ["trained_model", "fit_record"],
-            name="train_model",
         ),
-        Node(nodes.save_model, "trained_model", "model", name="save_model"),
-        Node(
+        step(nodes.save_model, "trained_model", "model"),
+        step(
             nodes.evaluate_model,
             ["trained_model", "features", "images", "params:image_size", "params:features", "params:evaluation"],
             ["evaluation", "test_predictions"],
-            name="evaluate_model",
         ),
-        Node(nodes.record_results, ["evaluation", "fit_record"], ["mlflow_metrics", "summary"], name="record_results"),
+        record_step(),
     ]
 
 
 def new_head_template() -> Pipeline:
     """A pretrained base, frozen, under a new head (``feature_extraction``, ``mobilenet_v2``)."""
-    return Pipeline(
-        [
-            Node(
-                nodes.build_model,
-                ["params:model", "params:optimizer", "params:image_size", "params:seed"],
-                "untrained_model",
-                name="build_model",
-            ),
-            *train_and_evaluate(),
-        ]
-    )
+    return Pipeline([shapes_step(rgb_image_shapes, "params:image_size"), build_step(), *train_and_evaluate()])
 
 
-def fine_tuning_template() -> Pipeline:
-    """``feature_extraction``'s trained model with the base's last layers unfrozen, at a lower learning rate."""
+def fine_tuning_template(source: str) -> Pipeline:
+    """``source``'s trained model with the base's last layers unfrozen, at a lower learning rate."""
     return Pipeline(
         [
-            Node(
+            step(
                 nodes.prepare_fine_tuning,
-                ["feature_extraction.model", "params:model", "params:optimizer", "params:feature_extraction.model"],
+                [f"{source}.model", "params:model", "params:optimizer", "params:compile", f"params:{source}.model"],
                 "untrained_model",
-                name="prepare_fine_tuning",
             ),
             *train_and_evaluate(),
         ]
     )
+
+
+def template_for(variant: Mapping[str, Any]) -> Pipeline:
+    """``continue_from`` fine-tunes another variant's trained model; otherwise a new head on a frozen base."""
+    return fine_tuning_template(variant["continue_from"]) if "continue_from" in variant else new_head_template()
 
 
 def report_pipeline() -> Pipeline:
-    """Predictions for the new pictures, then the comparison table, figures and HTML report.
-
-    Written with full ``vgg16_finetune.<variant>.*`` names: these nodes read across variants.
-    """
-
-    def full(name: str) -> str:
-        return f"{PIPELINE}.{name}"
-
-    collected = {"summaries": "summary", "predictions": "test_predictions", "models": "trained_model"}
-    settings = {
-        "feature_extraction": "feature_extraction.model",
-        "fine_tuning": "feature_extraction.model",  # fine-tuning continues from feature_extraction's base
-        "mobilenet_v2": "mobilenet_v2.model",
-    }
+    """Predictions for the new pictures, then the comparison table, figures and HTML report."""
+    # each variant's base settings (architecture, weights): its own, or those of the variant it continues from
+    variants = configured_variants(PIPELINE)
+    settings = {name: f"params:{block.get('continue_from', name)}.model" for name, block in variants.items()}
+    results = ["summaries", "predictions", "model_settings", "images", "new_image_manifest", "new_image_predictions"]
+    figures = ["accuracy_curves", "loss_curves", "misclassified", "new_predictions_grid"]
     return Pipeline(
         [
-            *collect_nodes(PIPELINE, VARIANTS, collected),
-            Node(
-                collect,
-                {variant: f"params:{full(source)}" for variant, source in settings.items()},
-                full("model_settings"),
-                name="collect_model_settings",
-                namespace=PIPELINE,
-            ),
-            Node(
+            Node(collect, settings, "model_settings", name="collect_model_settings"),
+            step(
                 nodes.predict_new_images,
-                {
-                    "manifest": full("new_image_manifest"),
-                    "summaries": full("summaries"),
-                    "models": full("models"),
-                    "classes": f"params:{full('classes')}",
-                    "image_size": f"params:{full('image_size')}",
-                    "predict": f"params:{full('predict')}",
-                },
-                full("new_image_predictions"),
-                name="predict_new_images",
-                namespace=PIPELINE,
+                ["new_image_manifest", "summaries", "models", "params:classes", "params:image_size", "params:predict"],
+                "new_image_predictions",
             ),
-            Node(
+            step(
                 nodes.build_report,
-                {
-                    "summaries": full("summaries"),
-                    "predictions": full("predictions"),
-                    "settings": full("model_settings"),
-                    "images": full("images"),
-                    "new_images": full("new_image_manifest"),
-                    "new_predictions": full("new_image_predictions"),
-                    "classes": f"params:{full('classes')}",
-                    "image_size": f"params:{full('image_size')}",
-                    "reporting": f"params:{full('reporting')}",
-                },
-                [
-                    full(name)
-                    for name in ("comparison", "accuracy_curves", "loss_curves", "misclassified", "new_predictions_grid", "report")
-                ],
-                name="build_report",
-                namespace=PIPELINE,
+                [*results, "params:classes", "params:image_size", "params:reporting"],
+                ["comparison", *figures, "report"],
             ),
         ]
     )
@@ -157,23 +115,13 @@ def data_pipeline() -> Pipeline:
     """
     return Pipeline(
         [
-            Node(
-                nodes.validate_images,
-                ["raw_images@folder", "params:classes", "params:splits", "params:ingest"],
-                "images",
-                name="validate_images",
-            ),
-            Node(nodes.validate_new_images, ["new_images@folder", "params:predict"], "new_image_manifest", name="validate_new_images"),
+            step(nodes.validate_images, ["raw_images@folder", "params:classes", "params:splits", "params:ingest"], "images"),
+            step(nodes.validate_new_images, ["new_images@folder", "params:predict"], "new_image_manifest"),
         ]
     )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``vgg16_finetune`` namespace."""
-    variants = [
-        namespaced(new_head_template(), "feature_extraction", SHARED_DATA, SHARED_PARAMS),
-        namespaced(fine_tuning_template(), "fine_tuning", SHARED_DATA, SHARED_PARAMS),
-        namespaced(new_head_template(), "mobilenet_v2", SHARED_DATA, SHARED_PARAMS),
-    ]
-    experiment = Pipeline([data_pipeline(), *variants], namespace=PIPELINE)
-    return experiment + report_pipeline()
+    collected = {"summaries": "summary", "predictions": "test_predictions", "models": "trained_model"}
+    return experiment(PIPELINE, data_pipeline(), template_for, shared_data(), collected, report_pipeline())

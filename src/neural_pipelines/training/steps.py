@@ -1,0 +1,126 @@
+"""The node functions every model variant shares: seeded build, train, record results.
+
+Each experiment wires them into its variant template (``pipelines/variants.py``); what is
+specific to an experiment — how its data becomes training arrays or batches, how it scores
+a model — stays in its own ``nodes.py``. Every variant therefore leaves the same records:
+
+- ``fit_record``: per-epoch ``history``, ``train_seconds``, ``epochs_run``, ``best_epoch``,
+  ``n_params``, ``n_trainable_params`` (plus what an experiment adds, e.g. ``feature_seconds``);
+- ``evaluation``: ``metrics`` (final scalars such as ``test_accuracy``), optionally ``by_step``
+  (series such as ``test_mae_by_horizon``), and any details the report needs;
+- ``summary``: :data:`SUMMARY_KEYS`, the final metrics, ``history`` and those details, the
+  one schema every report and notebook reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from neural_pipelines.models import build_architecture, compile_model
+from neural_pipelines.models.compile import trainable_count
+from neural_pipelines.training.fit import fit_from_params, seed_everything
+from neural_pipelines.training.metrics import mlflow_metric_history
+
+logger = logging.getLogger(__name__)
+
+#: What every variant's summary states, trained or not (a baseline has no epochs).
+SUMMARY_KEYS = ("n_params", "n_trainable_params", "epochs_run", "best_epoch", "train_seconds")
+
+#: The fit record of a variant that does not train (a naive forecast).
+NOT_TRAINED: dict[str, Any] = {
+    "history": {},
+    "train_seconds": 0.0,
+    "epochs_run": 0,
+    "best_epoch": 0,
+    "n_params": 0,
+    "n_trainable_params": 0,
+}
+
+TrainingData = Mapping[str, Any]
+
+
+def array_shapes(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """``input_shape`` and ``outputs`` of a network trained on ``x_train`` → ``y_train`` (one output per target column)."""
+    targets = arrays["y_train"]
+    return {"input_shape": list(arrays["x_train"].shape[1:]), "outputs": 1 if targets.ndim == 1 else int(targets.shape[1])}
+
+
+def rgb_image_shapes(image_size: list[int], outputs: int = 1) -> dict[str, Any]:
+    """``input_shape`` (height, width, 3) of RGB images resized to ``image_size``, and ``outputs`` sigmoid outputs."""
+    return {"input_shape": [int(image_size[0]), int(image_size[1]), 3], "outputs": int(outputs)}
+
+
+def build_model(
+    model: dict[str, Any],
+    optimizer: dict[str, Any],
+    compilation: dict[str, Any],
+    training: dict[str, Any],
+    shapes: dict[str, Any],
+    seed: int,
+) -> keras.Model:
+    """Build ``model["architecture"]`` for ``shapes`` and compile it, seeded so every run starts from the same weights.
+
+    ``shapes`` is ``{"input_shape": [...], "outputs": n}``, read off the data the model will
+    train on; ``compilation`` names the loss and metrics, ``optimizer`` the optimizer and its
+    settings, ``training.steps_per_execution`` how many batches one TensorFlow call runs.
+    """
+    seed_everything(seed)
+    network = build_architecture(model, shapes["input_shape"], shapes["outputs"])
+    compile_model(network, optimizer, compilation, steps_per_execution=int(training.get("steps_per_execution", 1)))
+    logger.info(
+        "Built %s: %d parameters (%d trainable), input %s, optimizer %s, loss %s",
+        network.name,
+        network.count_params(),
+        trainable_count(network),
+        tuple(shapes["input_shape"]),
+        optimizer,
+        compilation["loss"],
+    )
+    return network
+
+
+def train_model(model: keras.Model, data: TrainingData, training: dict[str, Any], seed: int) -> tuple[keras.Model, dict[str, Any]]:
+    """Fit ``model`` per the ``training`` block; return it (trained) and its fit record.
+
+    ``data`` holds either arrays ``x_train, y_train, x_validation, y_validation`` (batched and
+    shuffled by Keras with ``training.batch_size``) or ready ``tf.data`` pipelines ``train`` and
+    ``validation``. Early stopping watches the validation loss when ``training.patience`` is set.
+    """
+    if "train" in data:
+        train, validation = data["train"], data["validation"]
+        if not isinstance(train, tf.data.Dataset):
+            raise TypeError(f"data['train'] is a {type(train).__name__}; pass tf.data pipelines or x_/y_ arrays.")
+    else:
+        train, validation = (data["x_train"], data["y_train"]), (data["x_validation"], data["y_validation"])
+    record = fit_from_params(model, train, validation, training, seed)
+    record["n_trainable_params"] = trainable_count(model)
+    return model, record
+
+
+def record_results(evaluation: dict[str, Any], fit_record: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One variant's results in two forms: MLflow metric histories, and the summary row the report reads.
+
+    MLflow gets the per-epoch curves (step = epoch), ``evaluation["by_step"]`` series (step =
+    position, e.g. hours ahead) and, at step 0, ``evaluation["metrics"]`` with the fit's
+    ``train_seconds``, ``epochs_run`` and ``best_epoch`` (what did not train logs no fit
+    metrics) — the same names in every variant's run, so MLflow's Compare view lines them up.
+    """
+    fit = dict(NOT_TRAINED if fit_record is None else fit_record)
+    final = dict(evaluation["metrics"])
+    if fit_record is not None:
+        final["train_seconds"] = fit["train_seconds"]
+        if fit["epochs_run"]:
+            final |= {"epochs_run": fit["epochs_run"], "best_epoch": fit["best_epoch"]}
+    final |= fit.pop("metrics", {})
+    by_step = evaluation.get("by_step", {})
+    metrics = mlflow_metric_history(per_epoch=fit["history"] or None, final=final, per_step=by_step)
+    details = {key: value for key, value in evaluation.items() if key not in ("metrics", "by_step")}
+    fit_details = {key: value for key, value in fit.items() if key not in (*SUMMARY_KEYS, "history")}
+    summary = {**{key: fit.get(key) for key in SUMMARY_KEYS}, **final, **by_step, **fit_details, **details, "history": fit["history"]}
+    return metrics, summary
