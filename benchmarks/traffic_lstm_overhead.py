@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-VARIANT_NODES = ["traffic_lstm.lstm.build_model", "traffic_lstm.lstm.train_model"]
+VARIANT_NODES = ["traffic_lstm.lstm.model_shapes", "traffic_lstm.lstm.build_model", "traffic_lstm.lstm.train_model"]
 DATA_NODES = ["traffic_lstm.ingest_traffic", "traffic_lstm.regularize_hourly", "traffic_lstm.split_and_scale", "traffic_lstm.make_windows"]
 
 
@@ -57,7 +57,7 @@ def plain_keras(project: Path, epochs: int, params: dict) -> float:
     """The same model, arrays and settings in a plain Keras script: build, fit, save."""
     import numpy as np
 
-    from neural_pipelines.models.forecasting import build_forecaster
+    from neural_pipelines.models import build_architecture, compile_model
     from neural_pipelines.training import seed_everything
 
     windows_file = project / "data/05_model_input/traffic_lstm/windows.npz"
@@ -67,23 +67,9 @@ def plain_keras(project: Path, epochs: int, params: dict) -> float:
     training, model_params = params["training"], params["lstm"]["model"]
     started = time.perf_counter()
     seed_everything(params["seed"])  # same seed and deterministic kernels as the pipeline
-    model = build_forecaster(
-        model_params["architecture"],
-        input_shape=x_train.shape[1:],
-        horizon=y_train.shape[1],
-        units=model_params["units"],
-        learning_rate=training["learning_rate"],
-        steps_per_execution=training["steps_per_execution"],
-    )
-    model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        batch_size=training["batch_size"],
-        epochs=epochs,
-        shuffle=True,
-        verbose=0,
-    )
+    model = build_architecture(model_params, x_train.shape[1:], y_train.shape[1])
+    compile_model(model, params["optimizer"], params["compile"], steps_per_execution=training["steps_per_execution"])
+    model.fit(x_train, y_train, validation_data=(x_val, y_val), batch_size=training["batch_size"], epochs=epochs, shuffle=True, verbose=0)
     model.save(project / "plain_lstm.keras")
     return time.perf_counter() - started
 
@@ -111,10 +97,7 @@ def main() -> int:
         for repeat in range(args.repeats):
             plain_times.append(plain_keras(project, args.epochs, params))
             pipeline_times.append(run_nodes(project, VARIANT_NODES, args.epochs))
-            print(
-                f"repeat {repeat + 1}: plain Keras {plain_times[-1]:.1f}s, pipeline {pipeline_times[-1]:.1f}s",
-                flush=True,
-            )
+            print(f"repeat {repeat + 1}: plain Keras {plain_times[-1]:.1f}s, pipeline {pipeline_times[-1]:.1f}s", flush=True)
     plain, pipeline = statistics.median(plain_times), statistics.median(pipeline_times)
     ratio = pipeline / plain
     # Noise only ever adds time, so the fastest of each side is the steadiest comparison.

@@ -40,13 +40,11 @@ TARGET = 5.0
 
 
 def parameters() -> tuple[dict, dict]:
-    """``vgg16_finetune`` and ``sample_images`` parameters of the base environment."""
-    import yaml
+    """``vgg16_finetune`` and ``sample_images`` parameters of the base environment (globals resolved)."""
+    from kedro.config import OmegaConfigLoader
 
-    base = PROJECT_ROOT / "conf" / "base"
-    pipeline = yaml.safe_load((base / "parameters_vgg16_finetune.yml").read_text())["vgg16_finetune"]
-    sample = yaml.safe_load((base / "parameters_sample_images.yml").read_text())["sample_images"]
-    return pipeline, sample
+    parameters = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="base")["parameters"]
+    return parameters["vgg16_finetune"], parameters["sample_images"]
 
 
 def draw_sample(folder: Path, sample: dict, image_size: list[int]) -> None:
@@ -93,10 +91,10 @@ def main() -> int:
     import numpy as np
 
     from neural_pipelines.datasets import ImageFolderDataset
-    from neural_pipelines.models.image_classifiers import make_optimizer
-    from neural_pipelines.models.transfer import split_at, trainable_count
+    from neural_pipelines.models import compile_model, trainable_count
+    from neural_pipelines.models.transfer import split_at
     from neural_pipelines.pipelines.vgg16_finetune import nodes
-    from neural_pipelines.training import image_file_dataset, seed_everything
+    from neural_pipelines.training import image_file_dataset, seed_everything, steps
 
     pipeline, sample = parameters()
     settings = pipeline[args.variant]
@@ -110,12 +108,14 @@ def main() -> int:
         n_train, n_test = int((images["role"] == "train").sum()), int((images["role"] == "test").sum())
 
         # cached: one pass of the frozen base, then the head on arrays
-        model = nodes.build_model(settings["model"], settings["optimizer"], image_size, seed)
+        model = steps.build_model(
+            settings["model"], settings["optimizer"], pipeline["compile"], settings["training"], steps.rgb_image_shapes(image_size), seed
+        )
         started = time.perf_counter()
         features = nodes.cache_features(model, images, image_size, settings["features"])
         cache_seconds = time.perf_counter() - started
         _, top = split_at(model, settings["features"].get("cut_layer"))
-        top.compile(optimizer=make_optimizer(settings["optimizer"]), loss="binary_crossentropy", metrics=["accuracy"])
+        compile_model(top, settings["optimizer"], pipeline["compile"])
         cached_times = EpochTimes()
         seed_everything(seed)
         top.fit(
@@ -129,7 +129,9 @@ def main() -> int:
         )
 
         # frozen base every epoch: the full model on the images
-        model = nodes.build_model(settings["model"], settings["optimizer"], image_size, seed)
+        model = steps.build_model(
+            settings["model"], settings["optimizer"], pipeline["compile"], settings["training"], steps.rgb_image_shapes(image_size), seed
+        )
         train, test = (
             image_file_dataset(
                 rows["filepath"].tolist(),

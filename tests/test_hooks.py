@@ -6,7 +6,7 @@ import pytest
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 
-from neural_pipelines.hooks import data_provenance, flatten_params, run_tags_from_params, variant_of, variant_params
+from neural_pipelines.hooks import data_provenance, flatten_params, parent_run_name, run_tags_from_params, variant_of, variant_params
 
 
 def identity(x: object) -> object:
@@ -118,3 +118,21 @@ def test_provenance_ignores_raw_inputs_that_no_model_variant_depends_on() -> Non
         ]
     )
     assert data_provenance("demo", pipeline, catalog) == {"data_source": "generated", "dataset": "drawn"}
+
+
+@pytest.mark.parametrize(
+    ("run_params", "name"),
+    [
+        ({"pipeline_names": ["traffic_lstm"]}, "traffic_lstm"),
+        ({"pipeline_names": None}, "all"),
+        ({"pipeline_names": ["__default__"]}, "all"),
+        ({"pipeline_names": ["image_cnn", "house_prices"]}, "image_cnn+house_prices"),
+        ({"pipeline_names": None, "namespaces": ["traffic_lstm.lstm"]}, "all [namespaces traffic_lstm.lstm]"),
+        (
+            {"pipeline_names": ["traffic_lstm"], "node_names": ["traffic_lstm.make_windows"]},
+            "traffic_lstm [nodes traffic_lstm.make_windows]",
+        ),
+    ],
+)
+def test_the_parent_run_is_named_after_what_ran(run_params: dict, name: str) -> None:
+    assert parent_run_name(run_params) == name
