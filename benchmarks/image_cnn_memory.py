@@ -24,7 +24,6 @@ import os
 import re
 import resource
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -37,18 +36,14 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("dnn", "cnn", "cnn_dnn", "deep_cnn", "mnist_cnn")
 RAW_FOLDER = "data/01_raw/image_cnn/fashion-mnist"  # as conf/full/catalog_image_cnn.yml names it
-FILES = {
-    "train-images-idx3-ubyte.gz": "x_train",
-    "train-labels-idx1-ubyte.gz": "y_train",
-    "t10k-images-idx3-ubyte.gz": "x_test",
-    "t10k-labels-idx1-ubyte.gz": "y_test",
-}
 
 
-def idx_gz(array: np.ndarray) -> bytes:
-    """A uint8 array as a gzipped IDX file (the MNIST / Fashion-MNIST format)."""
-    header = b"\x00\x00\x08" + bytes([array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes(), compresslevel=1, mtime=0)
+def fashion_mnist_files() -> dict[str, str]:
+    """File name → array name of Fashion-MNIST, as the full environment's catalog names them."""
+    import yaml
+
+    catalog = yaml.safe_load((PROJECT_ROOT / "conf/full/catalog_image_cnn.yml").read_text())
+    return catalog["_image_cnn_keras_datasets"]["fashion_mnist"]["files"]
 
 
 def write_fake_fashion_mnist(folder: Path, n_train: int, n_test: int, seed: int = 0) -> int:
@@ -61,8 +56,10 @@ def write_fake_fashion_mnist(folder: Path, n_train: int, n_test: int, seed: int 
         "y_test": rng.permutation(np.arange(n_test) % 10).astype(np.uint8),
     }
     folder.mkdir(parents=True, exist_ok=True)
-    for file, name in FILES.items():
-        (folder / file).write_bytes(idx_gz(arrays[name]))
+    from neural_pipelines.datasets.keras_arrays import idx_bytes
+
+    for file, name in fashion_mnist_files().items():
+        (folder / file).write_bytes(gzip.compress(idx_bytes(arrays[name]), compresslevel=1, mtime=0))
     return arrays["x_train"].nbytes + arrays["x_test"].nbytes
 
 

@@ -39,6 +39,11 @@ def test_flatten_params_nests_with_dots() -> None:
     assert flatten_params({"a": {"b": {"c": 1}}, "d": 2}) == {"a.b.c": 1, "d": 2}
 
 
+def pickled(filepath: str, data_source: str, dataset: str) -> dict:
+    """A catalog entry whose metadata says where its data came from."""
+    return {"type": "pickle.PickleDataset", "filepath": filepath, "metadata": {"data_source": data_source, "dataset": dataset}}
+
+
 def provenance(entry: dict) -> dict[str, str]:
     catalog = DataCatalog.from_config({"demo.raw": entry})
     pipeline = Pipeline([Node(identity, "demo.raw", "demo.out", namespace="demo")])
@@ -64,18 +69,7 @@ def test_provenance_of_a_generated_input_that_another_pipeline_writes_in_the_sam
     # kedro run: sample_images writes the folder (transcoded @generated) that demo reads (@folder),
     # so the raw entry is no free input of the whole run; demo's own nodes still read it.
     catalog = DataCatalog.from_config(
-        {
-            "demo.raw@generated": {
-                "type": "pickle.PickleDataset",
-                "filepath": "g.pkl",
-                "metadata": {"data_source": "generated", "dataset": "drawn"},
-            },
-            "demo.raw@folder": {
-                "type": "pickle.PickleDataset",
-                "filepath": "g.pkl",
-                "metadata": {"data_source": "generated", "dataset": "drawn"},
-            },
-        }
+        {"demo.raw@generated": pickled("g.pkl", "generated", "drawn"), "demo.raw@folder": pickled("g.pkl", "generated", "drawn")}
     )
     whole_run = Pipeline(
         [
@@ -95,18 +89,7 @@ def test_weights_parameters_become_run_tags_and_none_is_spelled_out() -> None:
 
 def test_provenance_ignores_raw_inputs_that_no_model_variant_depends_on() -> None:
     catalog = DataCatalog.from_config(
-        {
-            "demo.images": {
-                "type": "pickle.PickleDataset",
-                "filepath": "i.pkl",
-                "metadata": {"data_source": "generated", "dataset": "drawn"},
-            },
-            "demo.added_pictures": {
-                "type": "pickle.PickleDataset",
-                "filepath": "n.pkl",
-                "metadata": {"data_source": "user", "dataset": "mine"},
-            },
-        }
+        {"demo.images": pickled("i.pkl", "generated", "drawn"), "demo.added_pictures": pickled("n.pkl", "user", "mine")}
     )
     pipeline = Pipeline(
         [

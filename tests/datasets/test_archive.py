@@ -8,11 +8,9 @@ import json
 import logging
 import shutil
 import socket
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,6 +19,7 @@ from kedro.io import DatasetError
 
 from neural_pipelines.datasets import archive as archive_module
 from neural_pipelines.datasets.archive import ensure_extracted
+from tests.datasets.http_server import QuietHandler, serving
 
 
 def make_zip(members: dict[str, bytes | None]) -> bytes:
@@ -58,7 +57,7 @@ def sha(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     requests: ClassVar[list[str]] = []
     truncate: ClassVar[set[str]] = set()  # paths served half, then hung up on
 
@@ -77,18 +76,11 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(content)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
@@ -112,13 +104,7 @@ def files_under(folder: Path) -> dict[str, bytes]:
 
 
 def horse_archive(server: str, **overrides: object) -> dict:
-    return {
-        "url": f"{server}/horse-or-human.zip",
-        "sha256": sha(HORSES),
-        "extract_to": "train",
-        "timeout": 5,
-        **overrides,
-    }
+    return {"url": f"{server}/horse-or-human.zip", "sha256": sha(HORSES), "extract_to": "train", "timeout": 5, **overrides}
 
 
 def test_a_good_zip_extracts_into_split_class_folders_with_the_prefix_dropped(server: str, tmp_path: Path) -> None:
@@ -156,10 +142,7 @@ def test_a_good_zip_extracts_into_split_class_folders_with_the_prefix_dropped(se
 
 def test_two_archives_fill_two_splits_and_a_second_call_downloads_nothing(server: str, tmp_path: Path) -> None:
     root, downloads = tmp_path / "horse_or_human", tmp_path / "downloads"
-    archives = [
-        horse_archive(server),
-        horse_archive(server, extract_to="validation", filename="validation-horse-or-human.zip"),
-    ]
+    archives = [horse_archive(server), horse_archive(server, extract_to="validation", filename="validation-horse-or-human.zip")]
     ensure_extracted(archives, root, downloads)
     assert Handler.requests == ["/horse-or-human.zip", "/horse-or-human.zip"]
     expected = {"horses/horse01-0.png": b"horse", "humans/human01-00.png": b"human"}

@@ -5,9 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,12 +13,13 @@ import pytest
 from kedro.io import DatasetError
 
 from neural_pipelines.datasets import DownloadedFileDataset
+from tests.datasets.http_server import QuietHandler, serving
 
 CSV_GZ = gzip.compress(b"date_time,traffic_volume\n2016-10-01 00:00:00,1195\n2016-10-01 01:00:00,776\n", mtime=0)
 SHA256 = hashlib.sha256(CSV_GZ).hexdigest()
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     requests: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
@@ -39,18 +38,11 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def dataset(url: str, target: Path, sha256: str | None = SHA256) -> DownloadedFileDataset:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import socket
-import struct
 import threading
 import time
 import urllib.request
@@ -19,24 +18,18 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import yaml
 from kedro.io import DatasetError
 
 from neural_pipelines.datasets import KerasArraysDataset
-from neural_pipelines.datasets.keras_arrays import read_idx
+from neural_pipelines.datasets.keras_arrays import idx_bytes, read_idx
 from neural_pipelines.validation import source_of
+from tests.conftest import PROJECT_ROOT
 
-FASHION_FILES = {
-    "train-images-idx3-ubyte.gz": "x_train",
-    "train-labels-idx1-ubyte.gz": "y_train",
-    "t10k-images-idx3-ubyte.gz": "x_test",
-    "t10k-labels-idx1-ubyte.gz": "y_test",
-}
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """An array in the IDX format (uint8 payload), as the MNIST/Fashion-MNIST files store it."""
-    header = b"\x00\x00\x08" + bytes([array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(np.uint8).tobytes()
+# The file names the full environment's catalog gives keras.datasets' Fashion-MNIST files.
+FASHION_FILES = yaml.safe_load((PROJECT_ROOT / "conf/full/catalog_image_cnn.yml").read_text())["_image_cnn_keras_datasets"][
+    "fashion_mnist"
+]["files"]
 
 
 def tiny_fashion(folder: Path) -> dict[str, np.ndarray]:

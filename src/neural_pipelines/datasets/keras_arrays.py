@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import logging
 import socket
+import struct
 import threading
 import urllib.error
 import urllib.request
@@ -62,6 +63,15 @@ def read_idx(path: Path) -> np.ndarray:
     if len(content) != expected:
         raise ValueError(f"header says shape {shape} ({expected} bytes) but the file has {len(content)} bytes")
     return np.frombuffer(content, dtype=dtype, offset=4 + 4 * rank).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """``array`` in the IDX format :func:`read_idx` reads (uint8 payload), as the MNIST / Fashion-MNIST files store it.
+
+    For making files in the real format from one's own arrays (and for tests and benchmarks).
+    """
+    header = b"\x00\x00\x08" + bytes([array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
 
 
 def file_digest(path: Path, expected: str) -> str:

@@ -44,15 +44,18 @@ def build_dnn(input_shape: Sequence[int], num_classes: int, *, units: int) -> ke
     )
 
 
+def conv_pool(filters: int, kernel_size: int, pool_size: int) -> list[keras.layers.Layer]:
+    """Conv2D(filters, kernel_size, relu) → MaxPooling2D(pool_size), valid padding: the course's CNN block."""
+    return [layers.Conv2D(filters, kernel_size, activation="relu"), layers.MaxPooling2D(pool_size)]
+
+
 def build_cnn(input_shape: Sequence[int], num_classes: int, *, filters: int, kernel_size: int, pool_size: int) -> keras.Model:
     """Conv → MaxPool → Conv → MaxPool → Flatten → Dense(num_classes, softmax); valid padding."""
     return keras.Sequential(
         [
             keras.Input(shape=tuple(input_shape)),
-            layers.Conv2D(filters, kernel_size, activation="relu"),
-            layers.MaxPooling2D(pool_size),
-            layers.Conv2D(filters, kernel_size, activation="relu"),
-            layers.MaxPooling2D(pool_size),
+            *conv_pool(filters, kernel_size, pool_size),
+            *conv_pool(filters, kernel_size, pool_size),
             layers.Flatten(),
             layers.Dense(num_classes, activation="softmax"),
         ],
@@ -67,10 +70,8 @@ def build_cnn_dnn(
     return keras.Sequential(
         [
             keras.Input(shape=tuple(input_shape)),
-            layers.Conv2D(filters, kernel_size, activation="relu"),
-            layers.MaxPooling2D(pool_size),
-            layers.Conv2D(filters, kernel_size, activation="relu"),
-            layers.MaxPooling2D(pool_size),
+            *conv_pool(filters, kernel_size, pool_size),
+            *conv_pool(filters, kernel_size, pool_size),
             layers.Flatten(),
             layers.Dense(dense_units, activation="relu"),
             layers.Dense(num_classes, activation="softmax"),
@@ -128,10 +129,8 @@ def build_mnist_cnn(
     return keras.Sequential(
         [
             keras.Input(shape=tuple(input_shape)),
-            layers.Conv2D(filters[0], kernel_size, activation="relu"),
-            layers.MaxPooling2D(pool_size),
-            layers.Conv2D(filters[1], kernel_size, activation="relu"),
-            layers.MaxPooling2D(pool_size),
+            *conv_pool(filters[0], kernel_size, pool_size),
+            *conv_pool(filters[1], kernel_size, pool_size),
             layers.Conv2D(filters[2], kernel_size, activation="relu"),
             layers.Flatten(),
             layers.Dense(num_classes, activation="softmax"),
@@ -216,7 +215,7 @@ def build_horse_or_human_cnn(  # noqa: PLR0913 (every size of the architecture i
         stack.append(augmentation_layers(**augmentation))
     stack.append(layers.Rescaling(1.0 / 255))
     for count in filters:
-        stack += [layers.Conv2D(count, kernel_size, activation="relu"), layers.MaxPooling2D(pool_size)]
+        stack += conv_pool(count, kernel_size, pool_size)
     stack += [layers.Flatten(), layers.Dense(dense_units, activation="relu")]
     if dropout:
         stack.append(layers.Dropout(dropout))
