@@ -1,16 +1,25 @@
-"""Shared fixtures: run a pipeline in a throw-away copy of the project.
+"""Shared fixtures: run pipelines in throw-away copies of the project.
 
-Pipeline tests never touch the user's ``data/`` or ``mlflow.db``: each copies ``conf/`` into a
-temporary project folder (Kedro resolves relative data paths against the project path),
-points MLflow at a SQLite file there, and runs the real pipeline in the ``test`` environment.
+Pipeline tests never touch the user's ``data/`` or ``mlflow.db``: a temporary project folder
+holds a copy of ``conf/`` (Kedro resolves relative data paths against the project path) and
+its own SQLite MLflow store, and the real pipelines run there in the ``test`` environment.
+
+Running a pipeline takes seconds, so it runs once per session: ``shared_project`` is one
+temporary project in which :meth:`TempProject.ensure_ran` runs each pipeline at most once (the
+image folders of ``sample_images`` first where a pipeline reads them). The pipeline tests, the
+notebook tests and the kedro-viz test all read that one run. A test that reruns or breaks a
+project (bad input, a corrupt image, another environment) works on :meth:`TempProject.fork`, a
+copy of the finished run, so the shared project stays exactly what a normal ``kedro run`` leaves.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -21,6 +30,11 @@ from kedro.framework.startup import bootstrap_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+#: Pipelines that read what another pipeline writes, as a user runs them: the image folders are drawn first.
+RUNS_FIRST = {"horse_or_human": ("sample_images",), "vgg16_finetune": ("sample_images",)}
+#: Outputs that may hold the project's absolute path as text (fork() rewrites it in them).
+TEXT_FILES = {".csv", ".json", ".html", ".txt"}
+
 
 @dataclass
 class TempProject:
@@ -28,16 +42,18 @@ class TempProject:
 
     path: Path
     tracking_uri: str
+    ran: set[str] = field(default_factory=set)  # pipelines ensure_ran() has run here
+    failed: dict[str, Exception] = field(default_factory=dict)  # … and those whose run raised
 
-    def run(self, pipeline: str, env: str = "test") -> dict:
-        """``kedro run --pipeline=<pipeline> --env=<env>`` inside this project."""
+    def run(self, pipeline: str | None, env: str = "test", namespaces: list[str] | None = None) -> dict:
+        """``kedro run --pipelines=<pipeline> --env=<env> [--namespaces=…]`` inside this project (``None``: every pipeline)."""
         previous = os.environ.get("MLFLOW_TRACKING_URI")
         previous_cwd = Path.cwd()
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
         os.chdir(self.path)  # MLflow's SQLite store puts artifacts in ./mlruns of the working directory
         try:
             with KedroSession.create(project_path=self.path, env=env) as session:
-                return session.run(pipeline_names=[pipeline])
+                return session.run(pipeline_names=[pipeline] if pipeline else None, namespaces=namespaces)
         finally:
             os.chdir(previous_cwd)
             while mlflow.active_run():  # a failed run must not leak into the next test
@@ -46,6 +62,48 @@ class TempProject:
                 os.environ.pop("MLFLOW_TRACKING_URI", None)
             else:
                 os.environ["MLFLOW_TRACKING_URI"] = previous
+
+    def ensure_ran(self, pipeline: str) -> TempProject:
+        """Run ``pipeline`` in the test environment unless it already ran here (its prerequisites first).
+
+        A pipeline whose run raised is not run again: every later caller gets that error at once.
+        """
+        for name in (*RUNS_FIRST.get(pipeline, ()), pipeline):
+            if name in self.failed:
+                raise RuntimeError(f"`kedro run --pipelines={name}` failed earlier in this session") from self.failed[name]
+            if name not in self.ran:
+                try:
+                    self.run(name)
+                except Exception as error:
+                    self.failed[name] = error
+                    raise
+                self.ran.add(name)
+        return self
+
+    def fork(self, folder: Path) -> TempProject:
+        """A copy of this project in ``folder`` (a new, empty one): data, configuration, MLflow store and artifacts.
+
+        The copy is what a run at ``folder`` would have left: the absolute paths that the runs
+        recorded (MLflow's artifact locations, the file paths in image manifests and prediction
+        tables) are rewritten to the copy's, so runs in the copy never write into this project
+        and a rerun there rewrites a manifest byte for byte.
+        """
+        old, new = f"{self.path}/", f"{folder}/"
+        shutil.copytree(self.path, folder, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db", "build", ".viz"))
+        with closing(sqlite3.connect(self.path / "mlflow.db")) as source, closing(sqlite3.connect(folder / "mlflow.db")) as target:
+            source.backup(target)  # consistent even while this process holds connections to the source
+            replace_text(target, old, new)
+            target.commit()
+        for path in (folder / "data").rglob("*"):
+            if path.suffix in TEXT_FILES and path.is_file() and old.encode() in (content := path.read_bytes()):
+                path.write_bytes(content.replace(old.encode(), new.encode()))
+        return TempProject(path=folder, tracking_uri=f"sqlite:///{folder / 'mlflow.db'}", ran=set(self.ran), failed=dict(self.failed))
+
+    def add_sources(self) -> None:
+        """Copy ``src/`` and ``notebooks/``: the kedro CLI and Jupyter kernels started in this project import the package from here."""
+        ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+        for folder in ("src", "notebooks"):
+            shutil.copytree(PROJECT_ROOT / folder, self.path / folder, ignore=ignore, dirs_exist_ok=True)
 
     def runs(self, pipeline: str) -> pd.DataFrame:
         """Every MLflow run tagged with ``pipeline`` in this project's store."""
@@ -64,6 +122,18 @@ class TempProject:
         return {
             str(path.relative_to(self.path)): path.read_bytes() for path in sorted((self.path / "data").glob(pattern)) if path.is_file()
         }
+
+
+def replace_text(database: sqlite3.Connection, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in every text value of every table (MLflow's artifact locations and URIs)."""
+    tables = [name for (name,) in database.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    for table in tables:
+        for column in [row[1] for row in database.execute(f'PRAGMA table_info("{table}")')]:
+            database.execute(
+                f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                f'WHERE typeof("{column}") = \'text\' AND instr("{column}", ?) > 0',
+                (old, new, old),
+            )
 
 
 def make_temp_project(folder: Path) -> TempProject:
@@ -88,7 +158,19 @@ def temp_project(tmp_path: Path) -> Iterator[TempProject]:
     yield make_temp_project(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def module_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempProject]:
-    """A temporary project shared by the tests of one module (run a pipeline once, assert many things)."""
-    yield make_temp_project(tmp_path_factory.mktemp("project"))
+@pytest.fixture
+def own_run(finished_run: TempProject, tmp_path: Path) -> TempProject:
+    """A copy of the test module's ``finished_run``, for a test that reruns or breaks it."""
+    return finished_run.fork(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def shared_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempProject]:
+    """The session's one project: ``shared_project.ensure_ran(pipeline)`` runs a pipeline there at most once.
+
+    Tests read it and leave it as the runs left it; to rerun or break a pipeline, ``fork()`` it.
+    It has ``src/`` and ``notebooks/`` too, for ``kedro viz`` and the notebooks' kernels.
+    """
+    project = make_temp_project(tmp_path_factory.mktemp("shared"))
+    project.add_sources()
+    yield project

@@ -8,7 +8,7 @@ import subprocess
 
 from tests.conftest import PROJECT_ROOT
 
-#: ``# noqa: CODE`` followed by nothing: a suppression nobody explained.
+#: A noqa comment whose codes are followed by nothing: a suppression nobody explained.
 BARE_NOQA = re.compile(r"#\s*noqa(:\s*[A-Z]+[0-9]+(\s*,\s*[A-Z]+[0-9]+)*)?\s*$")
 #: References to the developers' shared folder or its design document, which users never get.
 OUTSIDE_DOCUMENTS = re.compile(r"\.\./shared|DESIGN\.md|STYLE\.md|\.\./course")

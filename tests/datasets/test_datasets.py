@@ -44,9 +44,7 @@ def test_npz_refuses_object_arrays(tmp_path: Path) -> None:
 
 def test_package_file_reads_the_bundled_traffic_series() -> None:
     dataset = PackageFileDataset(
-        package="autots",
-        resource="datasets/data/traffic_hourly.zip",
-        dataset={"type": "pandas.CSVDataset", "load_args": {"nrows": 3}},
+        package="autots", resource="datasets/data/traffic_hourly.zip", dataset={"type": "pandas.CSVDataset", "load_args": {"nrows": 3}}
     )
     frame = dataset.load()
     assert list(frame.columns) == ["datetime", "clouds_all", "rain_1h", "snow_1h", "temp", "traffic_volume", "weather_main"]

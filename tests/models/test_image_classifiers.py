@@ -16,13 +16,7 @@ PARAMETERS = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf/base/pa
 
 # The course's parameter counts (its Fashion-MNIST and MNIST notebooks). By hand, e.g. dnn: 784*128+128 +
 # 128*128+128 + 128*10+10 = 118,282; mnist_cnn: 320 + 18,496 + 73,856 + 1,152*10+10 = 104,202.
-COURSE_PARAMETER_COUNTS = {
-    "dnn": 118_282,
-    "cnn": 53_578,
-    "cnn_dnn": 243_786,
-    "deep_cnn": 1_413_834,
-    "mnist_cnn": 104_202,
-}
+COURSE_PARAMETER_COUNTS = {"dnn": 118_282, "cnn": 53_578, "cnn_dnn": 243_786, "deep_cnn": 1_413_834, "mnist_cnn": 104_202}
 
 
 def build(variant: str) -> keras.Model:

@@ -6,12 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neural_pipelines.reporting.regression import (
-    horizontal_bars,
-    permutation_importance,
-    predicted_vs_actual,
-    residuals_vs_predicted,
-)
+from neural_pipelines.reporting.regression import horizontal_bars, permutation_importance, predicted_vs_actual, residuals_vs_predicted
 
 
 def test_permutation_importance_ranks_the_column_the_model_uses() -> None:

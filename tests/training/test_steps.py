@@ -56,11 +56,7 @@ def test_training_on_arrays_and_on_tf_data_gives_the_same_record_schema() -> Non
 
 
 def test_results_are_recorded_with_epoch_and_horizon_steps_in_one_summary_schema() -> None:
-    evaluation = {
-        "metrics": {"test_mse": 0.01, "test_mae": 300.0},
-        "by_step": {"test_mae_by_horizon": [1.0, 2.0]},
-        "n_test_windows": 5,
-    }
+    evaluation = {"metrics": {"test_mse": 0.01, "test_mae": 300.0}, "by_step": {"test_mae_by_horizon": [1.0, 2.0]}, "n_test_windows": 5}
     fit = {
         "history": {"loss": [0.5, 0.3], "val_loss": [0.6, 0.4]},
         "train_seconds": 3.5,

@@ -27,10 +27,8 @@ IMAGES = "data/01_raw/sample_images/horse_or_human"
 
 
 @pytest.fixture(scope="module")
-def finished_run(module_project: TempProject) -> TempProject:
-    module_project.run("sample_images")  # draws the folder horse_or_human reads, as a user would first
-    module_project.run("horse_or_human")
-    return module_project
+def finished_run(shared_project: TempProject) -> TempProject:
+    return shared_project.ensure_ran("horse_or_human")  # after sample_images, which draws the folder it reads
 
 
 def test_one_finished_run_per_variant_tagged_with_the_generated_data(finished_run: TempProject) -> None:
@@ -60,7 +58,7 @@ def test_one_finished_run_per_variant_tagged_with_the_generated_data(finished_ru
         assert artifacts == {"evaluation/evaluation.json", "evaluation/misclassified.png"}
         evaluation = mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/evaluation.json")
         assert evaluation["n_train"] == 12 and evaluation["n_test"] == 6  # 6 + 3 images per class
-        assert evaluation["test_accuracy"] == pytest.approx(runs.loc[model, "metrics.test_accuracy"])
+        assert evaluation["metrics"]["test_accuracy"] == pytest.approx(runs.loc[model, "metrics.test_accuracy"])
 
 
 def test_the_logged_model_predicts_from_raw_images(finished_run: TempProject, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +80,7 @@ def test_report_is_written_and_logged_with_both_gaps(finished_run: TempProject) 
     assert report.count("data:image/png;base64,") == 5  # two curves, augmented samples, two misclassified grids
     runs = finished_run.runs("horse_or_human")
     logged_runs = runs.set_index("tags.model")
-    for model in VARIANTS:  # the sentences of gap_verdict, from the metrics each variant's run logged
+    for model in VARIANTS:  # the verdict's sentences, from the metrics each variant's run logged
         train, test, gap = (logged_runs.loc[model, f"metrics.{name}"] for name in ("train_accuracy", "test_accuracy", "accuracy_gap"))
         assert html.escape(f"{model}: training accuracy {train:.1%} vs validation {test:.1%}, a gap of {100 * gap:.1f} points") in report
     base, augmented = logged_runs.loc["cnn", "metrics.accuracy_gap"], logged_runs.loc["cnn_augmented", "metrics.accuracy_gap"]
@@ -92,41 +90,42 @@ def test_report_is_written_and_logged_with_both_gaps(finished_run: TempProject) 
         expected, other = f"{reduced} by {100 * (base - augmented):.1f} points compared with cnn", not_reduced
     else:
         expected, other = f"{not_reduced}: it is {100 * (augmented - base):.1f} points larger than cnn's", reduced
-    assert html.escape(expected) in report
-    assert html.escape(other) not in report
+    text = html.unescape(report)  # the sentence as a reader sees it, whichever characters the template escapes
+    assert expected in text
+    assert other not in text
     parent = runs["tags.mlflow.parentRunId"].iloc[0]
     logged = {artifact.path.split("/")[-1] for artifact in mlflow.MlflowClient().list_artifacts(parent, "report")}
     assert logged >= REPORT_FILES
 
 
 def test_a_corrupt_image_stops_the_run_naming_it_and_skip_corrupt_runs_with_a_warning(
-    finished_run: TempProject, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    own_run: TempProject, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before_files, before_runs = finished_run.outputs(), finished_run.runs("horse_or_human")
-    broken = finished_run.path / IMAGES / "train" / "humans" / "zz_broken.png"
+    before_files, before_runs = own_run.outputs(), own_run.runs("horse_or_human")
+    broken = own_run.path / IMAGES / "train" / "humans" / "zz_broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # a PNG signature, then nothing decodable
     with pytest.raises(Exception, match=r"cannot be decoded as images: .*zz_broken\.png") as error:
-        finished_run.run("horse_or_human")
+        own_run.run("horse_or_human")
     assert "skip_corrupt: true" in str(error.value)
-    after_files = finished_run.outputs()
+    after_files = own_run.outputs()
     assert {path: after_files[path] for path in before_files} == before_files  # earlier versions intact
-    after_runs = finished_run.runs("horse_or_human").set_index("run_id")
+    after_runs = own_run.runs("horse_or_human").set_index("run_id")
     assert (after_runs.loc[before_runs["run_id"], "status"] == "FINISHED").all()  # earlier runs untouched
     failed = after_runs.drop(index=before_runs["run_id"])  # variants whose model was built before validation failed
     assert set(failed["status"]) <= {"FAILED"} and failed["metrics.train_seconds"].isna().all()
 
     # skip_corrupt: true (here a user's environment; `--params` works the same) lets validation
     # drop the file with a warning; running that node alone shows it, training is tested above.
-    skipping = finished_run.path / "conf" / "test_skip_corrupt"
-    shutil.copytree(finished_run.path / "conf" / "test", skipping)
+    skipping = own_run.path / "conf" / "test_skip_corrupt"
+    shutil.copytree(own_run.path / "conf" / "test", skipping)
     with (skipping / "parameters_horse_or_human.yml").open("a") as parameters:
         parameters.write("  ingest: {skip_corrupt: true}\n")
-    monkeypatch.chdir(finished_run.path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", finished_run.tracking_uri)
-    with caplog.at_level(logging.WARNING), KedroSession.create(project_path=finished_run.path, env=skipping.name) as session:
+    monkeypatch.chdir(own_run.path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", own_run.tracking_uri)
+    with caplog.at_level(logging.WARNING), KedroSession.create(project_path=own_run.path, env=skipping.name) as session:
         session.run(pipeline_names=["horse_or_human"], node_names=["horse_or_human.validate_images"])
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert any("zz_broken.png" in message and "skip_corrupt" in message for message in warnings)
-    manifest = pd.read_csv(finished_run.path / "data/02_intermediate/horse_or_human/images.csv")
+    manifest = pd.read_csv(own_run.path / "data/02_intermediate/horse_or_human/images.csv")
     assert len(manifest) == 18 and not manifest["filepath"].str.contains("zz_broken").any()
     broken.unlink()

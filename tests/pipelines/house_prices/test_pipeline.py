@@ -20,9 +20,8 @@ TEST_METRICS = ["metrics.test_mae", "metrics.test_rmse", "metrics.test_rmsle", "
 
 
 @pytest.fixture(scope="module")
-def finished_run(module_project: TempProject) -> TempProject:
-    module_project.run("house_prices")
-    return module_project
+def finished_run(shared_project: TempProject) -> TempProject:
+    return shared_project.ensure_ran("house_prices")
 
 
 def latest(project: TempProject, pattern: str) -> bytes:
@@ -69,7 +68,7 @@ def test_keras_runs_have_epoch_curves_params_and_both_models(finished_run: TempP
         params = client.get_run(run_id).data.params
         network = mlflow.keras.load_model(f"runs:/{run_id}/model")
         assert int(params["n_params"]) == network.count_params()
-        assert params["training.loss"] == ("mae" if model == "mlp_course" else "mse")
+        assert params["compile.loss"] == ("mae" if model == "mlp_course" else "mse")
         assert params["features.numeric_only"] == str(model == "mlp_course")
     assert runs.loc["mlp_course", "params.n_params"] == "6593"  # 36 inputs → 64 → 64 → 1
 
@@ -170,39 +169,39 @@ house_prices.raw_houses:
     ],
     ids=["no-price", "text-in-numeric"],
 )
-def test_bad_user_csv_fails_clearly_and_loses_nothing(finished_run: TempProject, csv: str, message: str) -> None:
-    before_files = finished_run.outputs()
-    before_runs = finished_run.runs("house_prices")
-    bad_csv = finished_run.path / "my_houses.csv"
+def test_bad_user_csv_fails_clearly_and_loses_nothing(own_run: TempProject, csv: str, message: str) -> None:
+    before_files = own_run.outputs()
+    before_runs = own_run.runs("house_prices")
+    bad_csv = own_run.path / "my_houses.csv"
     bad_csv.write_text(csv)
-    finished_run.add_env("bad_input", {"catalog.yml": USER_CSV_ENTRY.format(path=bad_csv)})
+    own_run.add_env("bad_input", {"catalog.yml": USER_CSV_ENTRY.format(path=bad_csv)})
 
     with pytest.raises(Exception, match=message) as error:
-        finished_run.run("house_prices", env="bad_input")
+        own_run.run("house_prices", env="bad_input")
     assert "Fix:" in str(error.value)
 
-    after_files = finished_run.outputs()
+    after_files = own_run.outputs()
     assert {path: after_files[path] for path in before_files} == before_files
     assert set(after_files) == set(before_files)  # ingest failed first: nothing new either
-    after_runs = finished_run.runs("house_prices").set_index("run_id")
+    after_runs = own_run.runs("house_prices").set_index("run_id")
     assert (after_runs.loc[before_runs["run_id"], "status"] == "FINISHED").all()
     assert len(after_runs) == len(before_runs)  # no variant run was opened
     newest = mlflow.search_runs(search_all_experiments=True, order_by=["attributes.start_time DESC"], max_results=1)
     assert newest["status"].iloc[0] == "FAILED"  # the kedro run itself is marked FAILED
 
 
-def test_a_kaggle_train_csv_placed_for_the_full_env_flows_through_ingest(finished_run: TempProject) -> None:
+def test_a_kaggle_train_csv_placed_for_the_full_env_flows_through_ingest(own_run: TempProject) -> None:
     """conf/full reads data/01_raw/house_prices/train.csv when it is there (no download): Kaggle names, an Id."""
     from kedro.framework.session import KedroSession
 
     from neural_pipelines.pipelines.house_prices.nodes import ingest_houses
 
-    ingested_before = pd.read_parquet(io.BytesIO(finished_run.outputs("02_intermediate/house_prices/houses.parquet").popitem()[1]))
-    train_csv = finished_run.path / "data/01_raw/house_prices/train.csv"
+    ingested_before = pd.read_parquet(io.BytesIO(own_run.outputs("02_intermediate/house_prices/houses.parquet").popitem()[1]))
+    train_csv = own_run.path / "data/01_raw/house_prices/train.csv"
     train_csv.parent.mkdir(parents=True, exist_ok=True)
     ingested_before.rename_axis("Id").reset_index().to_csv(train_csv, index=False)
     try:
-        with KedroSession.create(project_path=finished_run.path, env="full") as session:
+        with KedroSession.create(project_path=own_run.path, env="full") as session:
             context = session.load_context()
             frame = context.catalog.load("house_prices.raw_houses")
             assert context.catalog.get("house_prices.raw_houses").metadata["data_source"] == "download"

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from kedro.framework.session import KedroSession
 
+from neural_pipelines.datasets.keras_arrays import idx_bytes
 from tests.conftest import TempProject
-from tests.datasets.test_keras_arrays import idx_bytes
 
 pytestmark = pytest.mark.pipeline
 
@@ -23,9 +23,8 @@ FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t1
 
 
 @pytest.fixture(scope="module")
-def finished_run(module_project: TempProject) -> TempProject:
-    module_project.run("image_cnn")
-    return module_project
+def finished_run(shared_project: TempProject) -> TempProject:
+    return shared_project.ensure_ran("image_cnn")
 
 
 def test_one_finished_mlflow_run_per_variant_with_the_course_parameter_counts(finished_run: TempProject) -> None:
@@ -103,18 +102,18 @@ image_cnn.raw_images:
 """
 
 
-def test_a_label_outside_the_class_list_stops_the_run_and_marks_it_failed(finished_run: TempProject) -> None:
-    before_files, before_runs = finished_run.outputs(), finished_run.runs("image_cnn")
+def test_a_label_outside_the_class_list_stops_the_run_and_marks_it_failed(own_run: TempProject) -> None:
+    before_files, before_runs = own_run.outputs(), own_run.runs("image_cnn")
     rows = np.column_stack([np.zeros((30, 784), np.uint8), np.r_[np.repeat(np.arange(10), 3)[:-1], 12]])
-    bad_csv = finished_run.path / "my_digits.csv"
+    bad_csv = own_run.path / "my_digits.csv"
     np.savetxt(bad_csv, rows, fmt="%d", delimiter=",")
-    finished_run.add_env("bad_labels", {"catalog.yml": USER_CSV_ENTRY.format(path=bad_csv)})
+    own_run.add_env("bad_labels", {"catalog.yml": USER_CSV_ENTRY.format(path=bad_csv)})
     with pytest.raises(Exception, match=r"my_digits\.csv: column 'label': labels outside the 10 classes .* \(values 12\.0\)") as error:
-        finished_run.run("image_cnn", env="bad_labels")
+        own_run.run("image_cnn", env="bad_labels")
     assert "Fix: labels are class indices" in str(error.value)
-    after_files = finished_run.outputs()
+    after_files = own_run.outputs()
     assert {path: after_files[path] for path in before_files} == before_files  # earlier versions intact
-    after_runs = finished_run.runs("image_cnn").set_index("run_id")
+    after_runs = own_run.runs("image_cnn").set_index("run_id")
     assert (after_runs.loc[before_runs["run_id"], "status"] == "FINISHED").all()  # earlier runs untouched
     new_runs = after_runs.drop(index=before_runs["run_id"])  # variants whose model was built before ingest failed
     assert len(new_runs) >= 1
@@ -122,7 +121,7 @@ def test_a_label_outside_the_class_list_stops_the_run_and_marks_it_failed(finish
     assert set(new_runs["tags.data_source"]) == {"user"}
     assert new_runs["metrics.train_seconds"].isna().all()  # nothing was trained
     parent = mlflow.MlflowClient().get_run(new_runs["tags.mlflow.parentRunId"].iloc[0])
-    assert parent.info.status == "FAILED" and "model" not in parent.data.tags
+    assert parent.info.status == "FAILED" and parent.info.run_name == "image_cnn" and "model" not in parent.data.tags
 
 
 def full_env_copy(project: TempProject, origin: str) -> str:
@@ -135,14 +134,14 @@ def full_env_copy(project: TempProject, origin: str) -> str:
     return "full_here"
 
 
-def test_full_env_offline_fails_fast_naming_the_files_and_folder(finished_run: TempProject) -> None:
+def test_full_env_offline_fails_fast_naming_the_files_and_folder(temp_project: TempProject) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = full_env_copy(finished_run, f"http://127.0.0.1:{port}/")
+    env = full_env_copy(temp_project, f"http://127.0.0.1:{port}/")
     started = time.perf_counter()
     with pytest.raises(Exception, match=r"Fashion-MNIST: http://127\.0\.0\.1") as error:
-        finished_run.run("image_cnn", env=env)
+        temp_project.run("image_cnn", env=env)
     assert time.perf_counter() - started < 30  # session start included; the probe itself fails at once
     message = str(error.value)
     for file in FASHION_FILES:
@@ -151,12 +150,12 @@ def test_full_env_offline_fails_fast_naming_the_files_and_folder(finished_run: T
 
 
 def test_full_env_reads_placed_files_with_fashion_classes_and_the_official_split(
-    finished_run: TempProject, monkeypatch: pytest.MonkeyPatch
+    temp_project: TempProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(finished_run.path)  # relative data paths, as in `kedro run` from the project root
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", finished_run.tracking_uri)
-    env = full_env_copy(finished_run, "http://127.0.0.1:9/")  # unreachable: the files must be enough
-    folder = finished_run.path / "data/01_raw/image_cnn/fashion-mnist"
+    monkeypatch.chdir(temp_project.path)  # relative data paths, as in `kedro run` from the project root
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", temp_project.tracking_uri)
+    env = full_env_copy(temp_project, "http://127.0.0.1:9/")  # unreachable: the files must be enough
+    folder = temp_project.path / "data/01_raw/image_cnn/fashion-mnist"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     arrays = {
@@ -167,13 +166,13 @@ def test_full_env_reads_placed_files_with_fashion_classes_and_the_official_split
     }
     for file, array in arrays.items():
         (folder / file).write_bytes(gzip.compress(idx_bytes(array), mtime=0))
-    with KedroSession.create(project_path=finished_run.path, env=env) as session:
+    with KedroSession.create(project_path=temp_project.path, env=env) as session:
         params = session.load_context().params["image_cnn"]
         session.run(pipeline_names=["image_cnn"], node_names=["image_cnn.ingest_images", "image_cnn.split_images"])
     assert params["classes"][0] == "T-shirt/top" and params["classes"][9] == "Ankle boot"
     assert params["preprocessing"]["test_split"] == "official"
     assert params["deep_cnn"]["training"]["max_epochs"] == 7
-    splits = np.load(finished_run.path / "data/05_model_input/image_cnn/splits.npz")
+    splits = np.load(temp_project.path / "data/05_model_input/image_cnn/splits.npz")
     np.testing.assert_array_equal(np.sort(splits["index_test"]), np.arange(200, 230))  # the official 30
     assert len(splits["y_validation"]) == 20 and len(splits["y_train"]) == 180
     shutil.rmtree(folder)

@@ -21,9 +21,14 @@ FOLDERS = "data/01_raw/sample_images"
 
 
 @pytest.fixture(scope="module")
-def drawn(module_project: TempProject) -> TempProject:
-    module_project.run("sample_images")
-    return module_project
+def drawn(shared_project: TempProject) -> TempProject:
+    return shared_project.ensure_ran("sample_images")
+
+
+@pytest.fixture
+def own_run(drawn: TempProject, tmp_path: Path) -> TempProject:
+    """A copy of the drawn folders, for the test that draws them again."""
+    return drawn.fork(tmp_path / "project")
 
 
 def test_the_folders_hold_the_configured_images_in_the_real_datasets_layout(drawn: TempProject) -> None:
@@ -44,13 +49,13 @@ def test_the_folders_hold_the_configured_images_in_the_real_datasets_layout(draw
     assert [Path(path).name for path in new["filepath"]] == ["new_001.png", "new_002.png", "new_003.png", "new_004.png"]
 
 
-def test_a_second_run_writes_byte_identical_files_and_no_mlflow_model_runs(drawn: TempProject) -> None:
-    first = drawn.outputs("01_raw/sample_images/**/*")
+def test_a_second_run_writes_byte_identical_files_and_no_mlflow_model_runs(own_run: TempProject) -> None:
+    first = own_run.outputs("01_raw/sample_images/**/*")
     assert len(first) == 18 + 18 + 4
-    drawn.run("sample_images")
-    assert drawn.outputs("01_raw/sample_images/**/*") == first
-    assert drawn.runs("sample_images").empty  # a generator, not a model: no variant runs
-    assert sorted(path.name for path in (drawn.path / FOLDERS).iterdir()) == ["horse_or_human", "vgg16_finetune", "vgg16_finetune_new"]
+    own_run.run("sample_images")
+    assert own_run.outputs("01_raw/sample_images/**/*") == first
+    assert own_run.runs("sample_images").empty  # a generator, not a model: no variant runs
+    assert sorted(path.name for path in (own_run.path / FOLDERS).iterdir()) == ["horse_or_human", "vgg16_finetune", "vgg16_finetune_new"]
 
 
 def test_one_single_level_namespace_and_outputs_transcoded_with_the_readers_folders() -> None:

@@ -116,11 +116,7 @@ def test_absent_hours_are_reinserted_on_a_regular_index() -> None:
 
 def hourly_series(values: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(
-        {
-            "datetime": pd.date_range("2024-01-01", periods=len(values), freq="h"),
-            "traffic_volume": values.astype(float),
-            "imputed": False,
-        }
+        {"datetime": pd.date_range("2024-01-01", periods=len(values), freq="h"), "traffic_volume": values.astype(float), "imputed": False}
     )
 
 

@@ -16,9 +16,8 @@ TEST_METRICS = ("metrics.test_mse", "metrics.test_mae", "metrics.test_rmse")
 
 
 @pytest.fixture(scope="module")
-def finished_run(module_project: TempProject) -> TempProject:
-    module_project.run("traffic_lstm")
-    return module_project
+def finished_run(shared_project: TempProject) -> TempProject:
+    return shared_project.ensure_ran("traffic_lstm")
 
 
 def test_one_finished_mlflow_run_per_model_and_baseline(finished_run: TempProject) -> None:
@@ -83,18 +82,31 @@ def test_report_and_figures_are_written_and_logged(finished_run: TempProject) ->
     assert "report/comparison.csv" in artifacts
 
 
-def test_same_seed_same_metrics_and_a_new_version_per_run(finished_run: TempProject) -> None:
-    first = finished_run.runs("traffic_lstm")
-    models_before = finished_run.outputs("06_models/traffic_lstm/lstm.keras/*/*")
-    finished_run.run("traffic_lstm")
-    runs = finished_run.runs("traffic_lstm")
+def test_same_seed_same_metrics_whole_or_one_variant_alone_and_a_new_version_per_run(own_run: TempProject) -> None:
+    first = own_run.runs("traffic_lstm")
+    models_before = own_run.outputs("06_models/traffic_lstm/lstm.keras/*/*")
+    own_run.run("traffic_lstm")
+    runs = own_run.runs("traffic_lstm")
     second = runs[~runs["run_id"].isin(first["run_id"])]
     assert len(second) == len(first) == 6
     by_model = lambda frame: frame.set_index("tags.model")[list(TEST_METRICS)].sort_index()  # noqa: E731 (a one-line view, used twice)
     assert by_model(second).equals(by_model(first))
-    models_after = finished_run.outputs("06_models/traffic_lstm/lstm.keras/*/*")
+    models_after = own_run.outputs("06_models/traffic_lstm/lstm.keras/*/*")
     assert len(models_after) == len(models_before) + 1  # versioned: the first model is still there
     assert set(models_before) < set(models_after)
+
+    # one variant alone, on the data the full run left: the same numbers, told apart by the parent's name
+    own_run.run(None, namespaces=["traffic_lstm.dense"])
+    runs = own_run.runs("traffic_lstm")
+    alone = runs[~runs["run_id"].isin(set(first["run_id"]) | set(second["run_id"]))]
+    assert list(alone["tags.model"]) == ["dense"] and list(alone["status"]) == ["FINISHED"]
+    assert by_model(alone).equals(by_model(first).loc[["dense"]])
+    client = mlflow.MlflowClient()
+    earlier = first.set_index("tags.model").loc["dense", "run_id"]
+    losses = [[point.value for point in client.get_metric_history(run_id, "loss")] for run_id in (earlier, alone["run_id"].iloc[0])]
+    assert losses[0] == losses[1] and len(losses[0]) == 2
+    assert alone["tags.data_source"].iloc[0] == "bundled" and alone["tags.mlflow.runName"].iloc[0] == "traffic_lstm.dense"
+    assert client.get_run(alone["tags.mlflow.parentRunId"].iloc[0]).info.run_name == "all [namespaces traffic_lstm.dense]"
 
 
 USER_CSV_ENTRY = """
@@ -107,31 +119,28 @@ traffic_lstm.raw_traffic:
 """
 
 
-def test_bad_user_csv_fails_clearly_and_loses_nothing(finished_run: TempProject) -> None:
-    before_files = finished_run.outputs()
-    before_runs = finished_run.runs("traffic_lstm")
-    bad_csv = finished_run.path / "my_traffic.csv"
+def test_bad_user_csv_fails_clearly_and_loses_nothing(own_run: TempProject) -> None:
+    before_files = own_run.outputs()
+    before_runs = own_run.runs("traffic_lstm")
+    bad_csv = own_run.path / "my_traffic.csv"
     bad_csv.write_text("datetime,volume\n2024-01-01 00:00:00,5\n")
-    finished_run.add_env(
-        "bad_input",
-        {
-            "catalog.yml": USER_CSV_ENTRY.format(path=bad_csv),
-            "parameters.yml": "traffic_lstm:\n  training: {max_epochs: 1}\n",
-        },
+    own_run.add_env(
+        "bad_input", {"catalog.yml": USER_CSV_ENTRY.format(path=bad_csv), "parameters.yml": "traffic_lstm:\n  training: {max_epochs: 1}\n"}
     )
 
     with pytest.raises(Exception, match=r"my_traffic\.csv: column 'traffic_volume': missing") as error:
-        finished_run.run("traffic_lstm", env="bad_input")
+        own_run.run("traffic_lstm", env="bad_input")
     assert "Fix:" in str(error.value)
 
     # Earlier versioned outputs are byte-for-byte intact (new files may only be added).
-    after_files = finished_run.outputs()
+    after_files = own_run.outputs()
     assert {path: after_files[path] for path in before_files} == before_files
-    # Earlier runs are untouched; the failed kedro run and its variant runs are FAILED.
-    after_runs = finished_run.runs("traffic_lstm").set_index("run_id")
+    # Earlier runs are untouched; the failed kedro run is FAILED. The networks' shapes come from
+    # the validated windows, so no variant run was opened before the data failed.
+    after_runs = own_run.runs("traffic_lstm").set_index("run_id")
     assert (after_runs.loc[before_runs["run_id"], "status"] == "FINISHED").all()
-    new_runs = after_runs.drop(index=before_runs["run_id"])
-    assert set(new_runs["status"]) == {"FAILED"}
-    assert set(new_runs["tags.data_source"]) == {"user"}
-    failed_parent = mlflow.MlflowClient().get_run(new_runs["tags.mlflow.parentRunId"].iloc[0])
-    assert failed_parent.info.status == "FAILED"
+    assert after_runs.drop(index=before_runs["run_id"]).empty
+    parents = mlflow.search_runs(
+        search_all_experiments=True, filter_string="attributes.run_name = 'traffic_lstm'", order_by=["attributes.start_time DESC"]
+    )
+    assert len(parents) == 2 and list(parents["status"]) == ["FAILED", "FINISHED"]

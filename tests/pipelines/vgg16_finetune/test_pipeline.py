@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neural_pipelines.pipelines.vgg16_finetune.pipeline import VARIANTS, create_pipeline
+from neural_pipelines.pipelines.variants import configured_variants
+from neural_pipelines.pipelines.vgg16_finetune.pipeline import PIPELINE, create_pipeline
 from tests.conftest import TempProject
 
 pytestmark = pytest.mark.pipeline
@@ -28,10 +29,8 @@ FINAL_METRICS = ("test_accuracy", "test_auc", "test_loss", "train_seconds", "fea
 
 
 @pytest.fixture(scope="module")
-def finished_run(module_project: TempProject) -> TempProject:
-    module_project.run("sample_images")
-    module_project.run("vgg16_finetune")
-    return module_project
+def finished_run(shared_project: TempProject) -> TempProject:
+    return shared_project.ensure_ran("vgg16_finetune")  # after sample_images, which draws the folders it reads
 
 
 def test_one_finished_run_per_variant_with_weights_tag_metrics_and_trainable_counts(finished_run: TempProject) -> None:
@@ -55,7 +54,7 @@ def test_one_finished_run_per_variant_with_weights_tag_metrics_and_trainable_cou
         np.testing.assert_array_equal(saved["predicted"], predicted)
         assert len(saved["labels"]) == evaluation["n_test"] > 0
         accuracy = float(np.mean(predicted == saved["labels"]))
-        assert runs.loc[model, "metrics.test_accuracy"] == pytest.approx(accuracy) == evaluation["test_accuracy"]
+        assert runs.loc[model, "metrics.test_accuracy"] == pytest.approx(accuracy) == evaluation["metrics"]["test_accuracy"]
         pairs = Counter(zip(saved["labels"].tolist(), predicted.tolist(), strict=True))
         assert evaluation["confusion_matrix"] == [[pairs[(truth, guess)] for guess in (0, 1)] for truth in (0, 1)]
     assert runs.loc["fine_tuning", "params.optimizer.learning_rate"] == "1e-05"
@@ -116,24 +115,26 @@ def test_new_pictures_are_predicted_and_the_report_is_written_and_logged(finishe
 def test_the_new_pictures_are_validated_before_any_variant_trains() -> None:
     order = [node.name for node in create_pipeline().nodes]  # the order the sequential runner runs them in
     first_training = min(
-        order.index(f"vgg16_finetune.{variant}.{step}") for variant in VARIANTS for step in ("cache_features", "train_model")
+        order.index(f"vgg16_finetune.{variant}.{step}")
+        for variant in configured_variants(PIPELINE)
+        for step in ("cache_features", "train_model")
     )
     assert order.index("vgg16_finetune.validate_new_images") < first_training
     assert order.index("vgg16_finetune.validate_images") < first_training
 
 
-def test_a_missing_new_pictures_folder_stops_the_run_before_any_model_is_trained(finished_run: TempProject) -> None:
-    before_files, before_runs = finished_run.outputs(), finished_run.runs("vgg16_finetune")
-    new = finished_run.path / "data/01_raw/sample_images/vgg16_finetune_new"
+def test_a_missing_new_pictures_folder_stops_the_run_before_any_model_is_trained(own_run: TempProject) -> None:
+    before_files, before_runs = own_run.outputs(), own_run.runs("vgg16_finetune")
+    new = own_run.path / "data/01_raw/sample_images/vgg16_finetune_new"
     moved = shutil.move(new, new.with_name("moved_away"))
     try:
         with pytest.raises(Exception, match=r"vgg16_finetune_new does not exist") as error:
-            finished_run.run("vgg16_finetune")
+            own_run.run("vgg16_finetune")
         assert "kedro run --pipeline=sample_images" in str(error.value)  # the catalog's missing_hint
     finally:
         shutil.move(moved, new)
-    assert finished_run.outputs() == before_files  # no features, model, evaluation or report version written
-    after_runs = finished_run.runs("vgg16_finetune").set_index("run_id")
+    assert own_run.outputs() == before_files  # no features, model, evaluation or report version written
+    after_runs = own_run.runs("vgg16_finetune").set_index("run_id")
     assert (after_runs.loc[before_runs["run_id"], "status"] == "FINISHED").all()
     failed = after_runs.drop(index=before_runs["run_id"])  # variants whose model was built before the check failed
     assert set(failed["status"]) <= {"FAILED"}
