@@ -1,15 +1,16 @@
 """Project settings. See https://docs.kedro.org/en/stable/kedro_project_setup/settings.html."""
 
-from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
+from neural_pipelines.config import ProjectConfigLoader
 from neural_pipelines.hooks import DataSourceHook, MlflowVariantRunsHook
 
 # kedro-mlflow registers its own MlflowHook through its entry point; these add what it
 # lacks: one nested MLflow run per model variant, and data provenance on every input.
 HOOKS = (MlflowVariantRunsHook(), DataSourceHook())
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+# OmegaConfigLoader, plus every model variant's settings completed from the pipeline's (config.py).
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

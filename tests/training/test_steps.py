@@ -91,3 +91,11 @@ def test_results_are_recorded_with_epoch_and_horizon_steps_in_one_summary_schema
     baseline_metrics, baseline_summary = steps.record_results(evaluation)
     assert set(baseline_metrics) == {"test_mse", "test_mae", "test_mae_by_horizon"}  # nothing trained: no fit metrics
     assert {key: baseline_summary[key] for key in steps.SUMMARY_KEYS} == dict.fromkeys(steps.SUMMARY_KEYS, 0) | {"train_seconds": 0.0}
+
+
+def test_settings_nothing_reads_stop_the_build_naming_the_block() -> None:
+    shapes = steps.array_shapes(arrays())
+    with pytest.raises(ValueError, match=r"training\.learning_rate is not a training setting.*optimizer block"):
+        steps.build_model(DENSE, ADAM, MSE, {**TRAINING, "learning_rate": 0.01}, shapes, seed=0)
+    with pytest.raises(ValueError, match=r"compile\.optimizer is not a compile setting"):
+        steps.build_model(DENSE, ADAM, {**MSE, "optimizer": "sgd"}, TRAINING, shapes, seed=0)

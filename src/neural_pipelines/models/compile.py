@@ -53,6 +53,12 @@ def compile_model(
     built for the model's trainable weights now, so a saved model reloads with exactly the
     optimizer variables it trained with (no warning about skipped ones).
     """
+    unknown = sorted(set(compilation) - {"loss", "metrics"})
+    if unknown:
+        raise ValueError(
+            f"compile.{unknown[0]} is not a compile setting (compile sets loss and metrics; the optimizer block its "
+            "name, learning rate and the rest) in conf/base/parameters_<pipeline>.yml or your override."
+        )
     keras_optimizer = make_optimizer(optimizer)
     loss = _known("loss", compilation["loss"], keras.losses.get)
     metrics = [

@@ -33,29 +33,12 @@ from kedro.framework.project import settings
 from kedro.pipeline import Node, Pipeline
 from kedro.utils import find_kedro_project
 
+from neural_pipelines.config import VARIANT_KINDS, VARIANT_SETTINGS, is_variant, merge
 from neural_pipelines.training import steps
-
-#: Entries that make a parameter block a model variant.
-VARIANT_KINDS = ("model", "baseline")
 
 #: The checkout this package was installed from: where the parameters are when the
 #: command does not run inside a Kedro project (e.g. a test that builds a pipeline directly).
 SOURCE_CHECKOUT = Path(__file__).resolve().parents[3]
-
-
-def is_variant(block: Any) -> bool:
-    """Whether a parameter block defines a model variant: it has a ``model`` or ``baseline`` block.
-
-    (``vgg16_finetune.predict.model: null``, which names a variant, does not make ``predict`` one.)
-    """
-    return isinstance(block, Mapping) and any(isinstance(block.get(kind), Mapping) for kind in VARIANT_KINDS)
-
-
-def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """``update`` merged into ``into`` key by key, nested blocks too (Kedro's "soft" merge of parameters)."""
-    for key, value in update.items():
-        into[key] = _merge(dict(into.get(key) or {}), value) if isinstance(value, Mapping) and isinstance(into.get(key), Mapping) else value
-    return into
 
 
 @functools.cache
@@ -69,7 +52,7 @@ def _read_parameters(conf_source: str, env: str) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for folder in ("base", env):
         for path in sorted((Path(conf_source) / folder).glob("**/parameters*.y*ml")):
-            _merge(merged, yaml.safe_load(path.read_text()) or {})
+            merge(merged, yaml.safe_load(path.read_text()) or {})
     return merged
 
 
@@ -100,11 +83,12 @@ def pipeline_level_keys(pipeline: str, parameters: Mapping[str, Any] | None = No
 def namespaced(template: Pipeline, name: str, variant: Mapping[str, Any], shared_data: set[str], pipeline_keys: set[str]) -> Pipeline:
     """The template in namespace ``name``.
 
-    It reads ``shared_data`` (datasets, and ``params:`` of other variants) and every
-    pipeline-level parameter the variant does not set itself un-prefixed: a variant with its own ``training`` block reads
-    ``params:<pipeline>.<name>.training``, one without reads ``params:<pipeline>.training``.
+    It reads ``shared_data`` (datasets, and ``params:`` of other variants) un-prefixed, and so
+    every pipeline-level parameter the variant does not set itself, except its settings
+    (``training``, ``optimizer``, ``compile``, ``features``): those it always reads from its own
+    block, which the project's config loader completes from the pipeline's (``config.py``).
     """
-    shared_params = {f"params:{key}" for key in pipeline_keys if key not in variant}
+    shared_params = {f"params:{key}" for key in pipeline_keys if key not in variant and key not in VARIANT_SETTINGS}
     shared_params |= {item for item in shared_data if item.startswith("params:")}
     return Pipeline(
         template,

@@ -122,6 +122,25 @@ def fit_model(  # noqa: PLR0913 (every fit setting is keyword-only, as model.fit
     return FitResult(history=history, train_seconds=train_seconds, epochs_run=epochs_run, best_epoch=best_epoch)
 
 
+#: What a ``training`` block may set (:func:`fit_from_params` reads them; the build reads steps_per_execution).
+TRAINING_KEYS = ("batch_size", "max_epochs", "patience", "min_delta", "steps_per_execution")
+
+
+def check_training(training: dict[str, Any]) -> None:
+    """Refuse a ``training`` block with a key nothing reads, instead of training without it.
+
+    The learning rate belongs to ``optimizer`` and the loss to ``compile``: an old
+    ``training.learning_rate`` would otherwise be silently ignored (and still look set).
+    """
+    unknown = sorted(set(training) - set(TRAINING_KEYS))
+    if unknown:
+        raise ValueError(
+            f"training.{unknown[0]} is not a training setting (the training block may set {', '.join(TRAINING_KEYS)}); "
+            "set the learning rate in the variant's or pipeline's optimizer block and the loss in its compile block "
+            "(conf/base/parameters_<pipeline>.yml, or your override)."
+        )
+
+
 def fit_from_params(
     model: keras.Model,
     train: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
@@ -134,6 +153,7 @@ def fit_from_params(
     Reads ``max_epochs``, ``batch_size`` (used for array inputs), ``patience`` and
     ``min_delta``; returns the JSON-ready fit record with the model's ``n_params``.
     """
+    check_training(training)
     fit = fit_model(
         model,
         train,

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from neural_pipelines.models import build_architecture, compile_model
 from neural_pipelines.models.compile import trainable_count
-from neural_pipelines.training.fit import fit_from_params, seed_everything
+from neural_pipelines.training.fit import check_training, fit_from_params, seed_everything
 from neural_pipelines.training.metrics import mlflow_metric_history
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ def build_model(
     train on; ``compilation`` names the loss and metrics, ``optimizer`` the optimizer and its
     settings, ``training.steps_per_execution`` how many batches one TensorFlow call runs.
     """
+    check_training(training)
     seed_everything(seed)
     network = build_architecture(model, shapes["input_shape"], shapes["outputs"])
     compile_model(network, optimizer, compilation, steps_per_execution=int(training.get("steps_per_execution", 1)))

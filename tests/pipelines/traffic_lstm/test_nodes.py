@@ -274,6 +274,15 @@ def test_build_model_follows_the_window_layout_and_the_seed(scaled_series: pd.Da
         np.testing.assert_array_equal(first, second)
 
 
+def test_window_shapes_are_checked_against_the_preprocessing(scaled_series: pd.DataFrame) -> None:
+    windows = nodes.make_windows(scaled_series, PREPROCESSING)
+    assert nodes.window_shapes(windows, PREPROCESSING) == {"input_shape": [6, 1], "outputs": 24}
+    with pytest.raises(ValueError, match=r"inputs \(6, 1\).*says \(1, 6\).*Run make_windows again"):
+        nodes.window_shapes(windows, {**PREPROCESSING, "window_layout": "course"})
+    with pytest.raises(ValueError, match=r"24 targets.*and 12"):
+        nodes.window_shapes(windows, {**PREPROCESSING, "horizon_hours": 12})
+
+
 def test_train_then_predict_on_the_test_windows(scaled_series: pd.DataFrame) -> None:
     windows = nodes.make_windows(scaled_series, PREPROCESSING)
     model = build({"architecture": "dense", "units": 4}, windows)

@@ -20,6 +20,7 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error
 from sklearn.preprocessing import MinMaxScaler
 
 from neural_pipelines.reporting import comparison_table, learning_curves, lines_by_step, render_template
+from neural_pipelines.training.steps import array_shapes
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
 logger = logging.getLogger(__name__)
@@ -252,6 +253,26 @@ def make_windows(scaled: pd.DataFrame, preprocessing: dict[str, Any]) -> dict[st
 
 
 # --- Keras variants (build and train: the shared steps in training/steps.py) ---
+
+
+def window_shapes(windows: dict[str, np.ndarray], preprocessing: dict[str, Any]) -> dict[str, Any]:
+    """The networks' input shape and outputs, read off the windows and checked against ``preprocessing``.
+
+    A run of one variant (``--namespaces=traffic_lstm.lstm``) trains on the windows an earlier
+    run saved; windows made with another ``history_hours``, ``horizon_hours`` or
+    ``window_layout`` than the parameters now say stop the run here instead of training
+    something the variant's MLflow run would describe wrongly.
+    """
+    shapes = array_shapes(windows)
+    history, horizon = int(preprocessing["history_hours"]), int(preprocessing["horizon_hours"])
+    expected = [history, 1] if preprocessing["window_layout"] == "recurrent" else [1, history]
+    if shapes != {"input_shape": expected, "outputs": horizon}:
+        raise ValueError(
+            f"The saved windows have inputs {tuple(shapes['input_shape'])} and {shapes['outputs']} targets, but "
+            f"traffic_lstm.preprocessing says {tuple(expected)} and {horizon} ({preprocessing['window_layout']} layout): "
+            "they were made with other settings. Run make_windows again (kedro run --pipelines=traffic_lstm)."
+        )
+    return shapes
 
 
 def predict_windows(model: keras.Model, windows: dict[str, np.ndarray]) -> np.ndarray:

@@ -14,7 +14,6 @@ from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.traffic_lstm import nodes
 from neural_pipelines.pipelines.variants import experiment, keras_steps, record_step, shapes_step, step
-from neural_pipelines.training.steps import array_shapes
 
 PIPELINE = "traffic_lstm"
 
@@ -31,7 +30,7 @@ def network_template() -> Pipeline:
     """Build → fit → predict → score one Keras forecaster."""
     return Pipeline(
         [
-            *keras_steps("windows", shapes_step(array_shapes, "windows")),
+            *keras_steps("windows", shapes_step(nodes.window_shapes, ["windows", "params:preprocessing"])),
             Node(nodes.predict_windows, ["model", "windows"], "test_predictions", name="predict_test_windows"),
             *scoring(trained=True),
         ]
