@@ -119,3 +119,17 @@ def test_provenance_ignores_raw_inputs_that_no_model_variant_depends_on() -> Non
 )
 def test_the_parent_run_is_named_after_what_ran(run_params: dict, name: str) -> None:
     assert parent_run_name(run_params) == name
+
+
+def test_a_process_that_ended_is_not_alive() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from neural_pipelines.hooks import process_alive, process_tags
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    assert not process_alive(finished.pid)
+    assert process_alive(os.getpid())
+    assert process_tags()["process.pid"] == str(os.getpid())

@@ -15,6 +15,8 @@ until the node's last output is saved; it is re-opened for the variant's next no
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -100,6 +102,50 @@ def parent_run_name(run_params: dict[str, Any]) -> str:
     if run_params.get("node_names"):
         name += f" [nodes {', '.join(run_params['node_names'])}]"
     return name
+
+
+def process_tags() -> dict[str, str]:
+    """Which process writes a run: a run still RUNNING whose process is gone was killed, not running."""
+    return {"process.host": socket.gethostname(), "process.pid": str(os.getpid())}
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this PID exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def mark_dead_runs_killed(experiment_id: str, current_run_id: str) -> list[str]:
+    """Mark KILLED every run of the experiment left RUNNING by a process of this host that no longer exists.
+
+    A hard crash (kill -9, a native abort, a power cut) ends a process without closing its
+    MLflow runs, which would otherwise show RUNNING forever. Runs of other hosts, of live
+    processes and runs without process tags (older than this check) are left as they are.
+    """
+    client = mlflow.MlflowClient()
+    host = socket.gethostname()
+    running = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000)
+    killed = []
+    for run in running:
+        tags = run.data.tags
+        pid = tags.get("process.pid", "")
+        if run.info.run_id == current_run_id or tags.get("process.host") != host or not pid.isdigit() or process_alive(int(pid)):
+            continue
+        client.set_tag(
+            run.info.run_id,
+            "killed_reason",
+            f"process {pid} on {host} ended without closing this run (found at the start of run {current_run_id})",
+        )
+        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+        killed.append(run.info.run_id)
+    if killed:
+        logger.warning("MLflow: marked %d run(s) KILLED that a dead process left RUNNING: %s", len(killed), ", ".join(killed))
+    return killed
 
 
 def git_sha(project_path: Path) -> str:
@@ -204,7 +250,8 @@ class MlflowVariantRunsHook:
                 self._base_tags[pipeline_name]["data_source"],
                 self._base_tags[pipeline_name]["dataset"],
             )
-        mlflow.set_tags({"git_sha": sha})
+        mlflow.set_tags({"git_sha": sha, **process_tags()})
+        mark_dead_runs_killed(parent.info.experiment_id, parent.info.run_id)
         # kedro-mlflow names the run after the pipeline names it got, "__default__" for a plain
         # `kedro run`; a name configured in mlflow.yml (tracking.run.name) is left as it is.
         default_name = "+".join(run_params.get("pipeline_names") or ["__default__"])
@@ -235,7 +282,7 @@ class MlflowVariantRunsHook:
                 mlflow.log_params({"n_params": int(count_params()), "n_trainable_params": trainable})
         self._pending_nodes[self._active].discard(node.name)
         if not node.outputs:
-            self._close(RunStatus.FINISHED)
+            self._pause_or_finish()
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:
@@ -243,7 +290,7 @@ class MlflowVariantRunsHook:
             return
         self._unsaved_outputs.discard(dataset_name)
         if not self._unsaved_outputs:
-            self._close(RunStatus.FINISHED)
+            self._pause_or_finish()
 
     @hook_impl(tryfirst=True)
     def on_node_error(self, node: Node) -> None:
@@ -271,11 +318,19 @@ class MlflowVariantRunsHook:
         if variant in self._run_ids:
             mlflow.start_run(run_id=self._run_ids[variant], nested=True)
         else:
-            tags = {**self._base_tags[pipeline_name], "model": model}
+            tags = {**self._base_tags[pipeline_name], "model": model, **process_tags()}
             run = mlflow.start_run(run_name=f"{pipeline_name}.{model}", nested=True, tags=tags)
             self._run_ids[variant] = run.info.run_id
             logger.info("MLflow: run '%s' (%s) started for %s.%s", model, run.info.run_id, pipeline_name, model)
         self._active = variant
+
+    def _pause_or_finish(self) -> None:
+        """After a variant's node: FINISHED once its last node is done, else left RUNNING until its next node.
+
+        (kedro-mlflow re-activates its parent run before every node, so the variant's run is
+        detached in between; it is never FINISHED while a node of it is still to run.)
+        """
+        self._close(RunStatus.RUNNING if self._pending_nodes[self._active] else RunStatus.FINISHED)
 
     def _close(self, status: RunStatus) -> None:
         mlflow.end_run(RunStatus.to_string(status))
