@@ -28,10 +28,10 @@ def test_shapes_come_from_the_training_arrays() -> None:
 
 def test_build_is_seeded_and_compiled_from_the_parameter_blocks() -> None:
     shapes = steps.array_shapes(arrays())
-    first, second = (steps.build_model(DENSE, ADAM, MSE, {"steps_per_execution": 2}, shapes, seed=7) for _ in range(2))
+    first, second = (steps.build_model(DENSE, ADAM, MSE, {**TRAINING, "steps_per_execution": 2}, shapes, seed=7) for _ in range(2))
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    other = steps.build_model(DENSE, ADAM, MSE, {}, shapes, seed=8)
+    other = steps.build_model(DENSE, ADAM, MSE, TRAINING, shapes, seed=8)
     assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
     assert first.output_shape == (None, 3) and first.loss == "mse"
     assert float(first.optimizer.learning_rate) == pytest.approx(0.01)
@@ -41,7 +41,7 @@ def test_build_is_seeded_and_compiled_from_the_parameter_blocks() -> None:
 def test_training_on_arrays_and_on_tf_data_gives_the_same_record_schema() -> None:
     data = arrays()
     shapes = steps.array_shapes(data)
-    model, record = steps.train_model(steps.build_model(DENSE, ADAM, MSE, {}, shapes, seed=0), data, TRAINING, seed=0)
+    model, record = steps.train_model(steps.build_model(DENSE, ADAM, MSE, TRAINING, shapes, seed=0), data, TRAINING, seed=0)
     assert set(record["history"]) == {"loss", "mae", "val_loss", "val_mae"}
     assert record["epochs_run"] == record["best_epoch"] == 2
     assert record["n_params"] == record["n_trainable_params"] == model.count_params() == 6 * 4 + 4 + 4 * 3 + 3
@@ -49,7 +49,7 @@ def test_training_on_arrays_and_on_tf_data_gives_the_same_record_schema() -> Non
         "train": tf.data.Dataset.from_tensor_slices((data["x_train"], data["y_train"])).batch(4),
         "validation": tf.data.Dataset.from_tensor_slices((data["x_validation"], data["y_validation"])).batch(4),
     }
-    _, from_batches = steps.train_model(steps.build_model(DENSE, ADAM, MSE, {}, shapes, seed=0), batches, TRAINING, seed=0)
+    _, from_batches = steps.train_model(steps.build_model(DENSE, ADAM, MSE, TRAINING, shapes, seed=0), batches, TRAINING, seed=0)
     assert set(from_batches) == set(record)
     with pytest.raises(TypeError, match=r"tf\.data pipelines or x_/y_ arrays"):
         steps.train_model(model, {"train": data["x_train"], "validation": None}, TRAINING, seed=0)
@@ -99,3 +99,23 @@ def test_settings_nothing_reads_stop_the_build_naming_the_block() -> None:
         steps.build_model(DENSE, ADAM, MSE, {**TRAINING, "learning_rate": 0.01}, shapes, seed=0)
     with pytest.raises(ValueError, match=r"compile\.optimizer is not a compile setting"):
         steps.build_model(DENSE, ADAM, {**MSE, "optimizer": "sgd"}, TRAINING, shapes, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"batch_size": 0}, r"training\.batch_size=0: a whole number >= 1"),
+        ({"batch_size": -4}, r"training\.batch_size=-4"),
+        ({"max_epochs": 2.5}, r"training\.max_epochs=2\.5"),
+        ({"patience": -1}, r"training\.patience=-1: a whole number >= 0 is needed \(null: no early stopping\)"),
+        ({"min_delta": -0.1}, r"training\.min_delta=-0\.1: a number >= 0"),
+    ],
+)
+def test_training_settings_keras_would_silently_replace_are_refused(override: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        steps.build_model(DENSE, ADAM, MSE, {**TRAINING, **override}, steps.array_shapes(arrays()), seed=0)
+
+
+def test_an_image_size_without_pixels_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"image_size=\[0, 0\]: two whole numbers >= 1"):
+        steps.rgb_image_shapes([0, 0])

@@ -139,6 +139,20 @@ def check_training(training: dict[str, Any]) -> None:
             "set the learning rate in the variant's or pipeline's optimizer block and the loss in its compile block "
             "(conf/base/parameters_<pipeline>.yml, or your override)."
         )
+    counts = {"batch_size": 1, "max_epochs": 1, "steps_per_execution": 1, "patience": 0}
+    for key, low in counts.items():
+        value = training.get(key)
+        if value is None and key in ("patience", "steps_per_execution"):
+            continue  # no early stopping / one batch per call
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(
+                f"training.{key}={value!r}: a whole number >= {low} is needed"
+                + (" (null: no early stopping)" if key == "patience" else "")
+                + " (conf/base/parameters_<pipeline>.yml, or your --params / override); Keras would silently use its own default."
+            )
+    min_delta = training.get("min_delta", 0.0)
+    if not isinstance(min_delta, int | float) or isinstance(min_delta, bool) or min_delta < 0:
+        raise ValueError(f"training.min_delta={min_delta!r}: a number >= 0 is needed (conf/base/parameters_<pipeline>.yml).")
 
 
 def fit_from_params(

@@ -53,6 +53,10 @@ def array_shapes(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
 
 def rgb_image_shapes(image_size: list[int], outputs: int = 1) -> dict[str, Any]:
     """``input_shape`` (height, width, 3) of RGB images resized to ``image_size``, and ``outputs`` sigmoid outputs."""
+    if len(image_size) != 2 or any(not isinstance(size, int) or isinstance(size, bool) or size < 1 for size in image_size):
+        raise ValueError(
+            f"image_size={list(image_size)!r}: two whole numbers >= 1 (height, width) are needed (conf/base/parameters_<pipeline>.yml)."
+        )
     return {"input_shape": [int(image_size[0]), int(image_size[1]), 3], "outputs": int(outputs)}
 
 

@@ -57,6 +57,7 @@ def test_ingest_accepts_other_column_names_from_parameters() -> None:
         (hourly_frame([1, 2, 3, 4]).drop(columns="traffic_volume"), "traffic_volume", "missing"),
         (hourly_frame([1, "lots", 3, 4]), "traffic_volume", "non-numeric volumes on CSV lines 3 (values 'lots')"),
         (hourly_frame([1, -5, 3, 4]), "traffic_volume", "negative volumes"),
+        (hourly_frame([1, 2, "inf", 4]), "traffic_volume", "infinite volumes on CSV lines 4 (values 'inf')"),
         (
             hourly_frame([1, 2, 3, 4]).assign(datetime=["2024-01-01 00:00"] * 2 + ["2024-01-01 01:00", "2024-01-01 02:00"]),
             "datetime",
@@ -79,7 +80,17 @@ def test_ingest_accepts_other_column_names_from_parameters() -> None:
         ),
         (hourly_frame([1, 2, 3]), "traffic_volume", "only 3 hourly rows"),
     ],
-    ids=["no-volume-column", "text-volume", "negative", "duplicates", "half-hourly", "two-hourly", "bad-timestamp", "too-short"],
+    ids=[
+        "no-volume-column",
+        "text-volume",
+        "negative",
+        "infinite",
+        "duplicates",
+        "half-hourly",
+        "two-hourly",
+        "bad-timestamp",
+        "too-short",
+    ],
 )
 def test_ingest_rejects_bad_input_naming_file_field_and_fix(raw: pd.DataFrame, field: str, problem: str) -> None:
     raw.attrs["source"] = "data/01_raw/my_traffic.csv"
@@ -89,6 +100,22 @@ def test_ingest_rejects_bad_input_naming_file_field_and_fix(raw: pd.DataFrame, f
     assert message.startswith(f"data/01_raw/my_traffic.csv: column '{field}': ")
     assert problem in message
     assert "Fix: " in message and error.value.fix
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"history_hours": 0}, r"history_hours=0 \(past hours a window feeds the networks: a whole number >= 1\)"),
+        ({"horizon_hours": -1}, r"horizon_hours=-1"),
+        ({"test_fraction": 1.5}, r"test_fraction=1\.5 \(a fraction of the hours, strictly between 0 and 1\)"),
+        ({"test_fraction": 0}, r"test_fraction=0 "),
+        ({"window_layout": "sideways"}, r"window_layout='sideways' \(recurrent or course\)"),
+    ],
+)
+def test_preprocessing_no_window_can_be_made_with_stops_before_the_data_is_touched(override: dict, message: str) -> None:
+    traffic = nodes.ingest_traffic(hourly_frame([0, 10, 20, 30]), INGEST)
+    with pytest.raises(ValueError, match=rf"traffic_lstm\.preprocessing: .*{message}.*parameters_traffic_lstm\.yml"):
+        nodes.regularize_hourly(traffic, {**PREPROCESSING, **override})
 
 
 # --- gap policy ---------------------------------------------------------------------

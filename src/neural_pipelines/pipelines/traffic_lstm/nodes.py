@@ -77,6 +77,14 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
             f"non-numeric volumes on {_csv_lines(non_numeric, raw[volume_column])}",
             "use vehicle counts per hour; leave a cell empty for a missing hour",
         )
+    infinite = np.isinf(volumes)
+    if infinite.any():
+        raise DataValidationError(
+            source,
+            volume_column,
+            f"infinite volumes on {_csv_lines(infinite, raw[volume_column])}",
+            "use finite vehicle counts per hour; leave a cell empty for a missing hour",
+        )
     negative = volumes < 0
     if negative.any():
         raise DataValidationError(
@@ -143,14 +151,48 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
 # --- preprocess ---------------------------------------------------------------------
 
 
+#: preprocessing key → (lowest allowed, highest allowed, what it means); None: no bound.
+PREPROCESSING_RANGES = {
+    "max_fill_gap_hours": (0, None, "hours of a gap filled by interpolation"),
+    "history_hours": (1, None, "past hours a window feeds the networks"),
+    "horizon_hours": (1, None, "hours ahead a window forecasts"),
+}
+#: fractions that must lie strictly between 0 and 1.
+PREPROCESSING_FRACTIONS = ("test_fraction", "validation_fraction")
+
+
+def check_preprocessing(preprocessing: dict[str, Any]) -> None:
+    """Refuse preprocessing settings no window can be made with, before any data is touched.
+
+    ``history_hours: 0`` would otherwise reach TensorFlow as an empty input and abort the
+    process natively (no Python error, MLflow runs left open); ``test_fraction: 1.5`` would
+    fail deep in scikit-learn. The message names the key, the value, what is allowed and the file.
+    """
+    problems = []
+    for key, (low, high, meaning) in PREPROCESSING_RANGES.items():
+        value = preprocessing[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
+            problems.append(f"{key}={value!r} ({meaning}: a whole number >= {low})")
+    for key in PREPROCESSING_FRACTIONS:
+        value = preprocessing[key]
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < 1:
+            problems.append(f"{key}={value!r} (a fraction of the hours, strictly between 0 and 1)")
+    if preprocessing["window_layout"] not in ("recurrent", "course"):
+        problems.append(f"window_layout={preprocessing['window_layout']!r} (recurrent or course)")
+    if problems:
+        raise ValueError(f"traffic_lstm.preprocessing: {'; '.join(problems)}. Fix it in {PARAMS_FILE} (or your --params / conf/local).")
+
+
 def regularize_hourly(traffic: pd.DataFrame, preprocessing: dict[str, Any]) -> pd.DataFrame:
     """Put the series on a complete hourly index and apply the gap policy.
 
     Policy: a run of missing hours (absent rows or empty volumes) at most
     ``max_fill_gap_hours`` long is filled by linear interpolation in time and flagged in
     ``imputed``; a longer run stays missing, and every window that touches it is dropped
-    later, so no model trains or is scored on invented hours.
+    later, so no model trains or is scored on invented hours. The preprocessing settings are
+    checked here, by the first node that reads them.
     """
+    check_preprocessing(preprocessing)
     max_gap = int(preprocessing["max_fill_gap_hours"])
     index = pd.date_range(traffic["datetime"].iloc[0], traffic["datetime"].iloc[-1], freq="h", name="datetime")
     volume = traffic.set_index("datetime")["traffic_volume"].reindex(index)
