@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import subprocess
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -335,6 +336,59 @@ class MlflowVariantRunsHook:
     def _close(self, status: RunStatus) -> None:
         mlflow.end_run(RunStatus.to_string(status))
         self._active = None
+
+
+class RunLockHook:
+    """One ``kedro run`` at a time in a project: a second one is refused, naming the first.
+
+    Two runs in one checkout would load each other's newest versions (Kedro loads the latest
+    version of a dataset, whoever saved it) and log one run's metrics under the other's
+    parameters. The lock is a file ``data/.kedro_run.lock`` holding the owner's host, PID and
+    start time, created atomically; a lock whose process no longer exists (a crash, kill -9)
+    is taken over. Notebooks, ``kedro viz`` and other commands that only read take no lock.
+    """
+
+    FILE = Path("data") / ".kedro_run.lock"
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        # tryfirst: refuse before kedro-mlflow opens a run for a kedro run that will not happen.
+        path = Path(run_params.get("project_path") or ".") / self.FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        owner = f"{socket.gethostname()} {os.getpid()} {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        for _ in range(2):
+            try:
+                with os.fdopen(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY), "w") as lock:
+                    lock.write(owner)
+                self._path = path
+                return
+            except FileExistsError:
+                host, pid, started = [*path.read_text().split(" ", 2), "", "", ""][:3]
+                if host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid)):
+                    logger.warning("Taking over %s: its process %s (started %s) no longer exists", path, pid, started)
+                    path.unlink(missing_ok=True)
+                    continue
+                raise RuntimeError(
+                    f"Another kedro run is running in this project: process {pid} on {host}, started {started} "
+                    f"(lock file {path}). Two runs in one checkout would read each other's newest versions; wait for it "
+                    "to finish, or run in a separate copy of the project. If no such process exists, delete the lock file."
+                ) from None
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._release()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+            self._path = None
 
 
 class DataSourceHook:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -189,3 +190,22 @@ def test_a_run_killed_mid_training_is_marked_killed_at_the_next_start_and_loses_
     assert client.get_run(new["tags.mlflow.parentRunId"].iloc[0]).info.status == "FINISHED"
     after_files = own_run.outputs(versioned)
     assert {path: after_files[path] for path in before_files} == before_files  # earlier versions intact
+
+
+def test_a_second_run_in_the_same_project_is_refused_naming_the_first_and_a_dead_ones_lock_is_taken_over(own_run: TempProject) -> None:
+    lock = own_run.path / "data" / ".kedro_run.lock"
+    lock.write_text(f"{socket.gethostname()} {os.getpid()} 2026-11-25 10:00:00")  # a live process holds it: this test
+    mlflow.set_tracking_uri(own_run.tracking_uri)
+    runs_before = mlflow.search_runs(search_all_experiments=True)["run_id"].tolist()
+    with pytest.raises(RuntimeError, match=rf"process {os.getpid()} on .*, started 2026-11-25 10:00:00 .*separate copy"):
+        own_run.run("traffic_lstm")
+    assert mlflow.search_runs(search_all_experiments=True)["run_id"].tolist() == runs_before  # no MLflow run was opened
+    assert lock.exists()  # still the other run's
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    lock.write_text(f"{socket.gethostname()} {finished.pid} 2026-11-25 10:00:00")  # left by a process that died
+    own_run.run("traffic_lstm")
+    assert not lock.exists()  # taken over, and released when the run ended
+    runs = own_run.runs("traffic_lstm")
+    assert set(runs.loc[~runs["run_id"].isin(runs_before), "status"]) == {"FINISHED"}
