@@ -83,6 +83,26 @@ def test_keras_model_round_trip_and_mlflow_flavor_with_signature(tmp_path: Path)
     assert signature.outputs.inputs[0].shape == (-1, 24)
 
 
+def test_a_model_write_that_fails_midway_leaves_no_newest_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = KerasModelDataset(filepath=str(tmp_path / "model.keras"), version=Version(None, "2026-01-01T00.00.00.000Z"), mlflow_name=None)
+    first.save(tiny_model())
+    failing = KerasModelDataset(filepath=str(tmp_path / "model.keras"), version=Version(None, "2026-01-02T00.00.00.000Z"), mlflow_name=None)
+
+    def half_then_full_disk(source: str, target: str) -> None:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_bytes(Path(source).read_bytes()[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(failing._fs, "put", half_then_full_disk)  # fsspec shares the instance: undone after the test
+    with pytest.raises(DatasetError, match="No space left on device"):
+        failing.save(tiny_model())
+    files = sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if path.is_file())
+    assert files == ["model.keras/2026-01-01T00.00.00.000Z/model.keras"]  # no truncated newest version, no leftover
+    assert (
+        KerasModelDataset(filepath=str(tmp_path / "model.keras"), version=Version(None, None), mlflow_name=None).load().count_params() > 0
+    )
+
+
 def test_keras_model_loads_in_safe_mode(tmp_path: Path) -> None:
     dataset = KerasModelDataset(filepath=str(tmp_path / "model.keras"), mlflow_name=None)
     assert dataset._load_args["safe_mode"] is True
