@@ -1,5 +1,6 @@
 """Custom Kedro datasets shared by every pipeline."""
 
+from neural_pipelines.datasets.csv_table import CSVTableDataset
 from neural_pipelines.datasets.download import DownloadedFileDataset
 from neural_pipelines.datasets.image_folder import ImageFolderDataset
 from neural_pipelines.datasets.keras_arrays import KerasArraysDataset
@@ -9,6 +10,7 @@ from neural_pipelines.datasets.npz import NpzDataset
 from neural_pipelines.datasets.package_file import PackageFileDataset
 
 __all__ = [
+    "CSVTableDataset",
     "DownloadedFileDataset",
     "ImageFolderDataset",
     "KerasArraysDataset",
