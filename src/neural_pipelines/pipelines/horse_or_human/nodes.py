@@ -29,7 +29,7 @@ from neural_pipelines.models.image_classifiers import AUGMENTATION_LAYER
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
 from neural_pipelines.training import image_file_dataset, load_image_array
-from neural_pipelines.validation import validate_image_folder
+from neural_pipelines.validation import DEFAULT_MAX_PIXELS, validate_image_folder
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +47,23 @@ def validate_images(raw_images: pd.DataFrame, classes: list[str], splits: list[s
     ``filepath``). Every file is decoded once; RGB, RGBA, grayscale and palette images pass
     (all are read as RGB later). A file that does not decode, or is not a PNG, JPEG, GIF or
     BMP (what training's TensorFlow reads), stops the run with its path — or, with
-    ``ingest.skip_corrupt: true``, is left out with one warning. Missing class or
-    split folders, and unknown class folders, stop the run naming the folder.
+    ``ingest.skip_corrupt: true``, is left out with one warning. So is an image with more
+    pixels than ``ingest.max_pixels`` (read from its header, never decoded; null: no limit).
+    Missing class or split folders, and unknown class folders, stop the run naming the folder.
     """
     if len(classes) != 2 or len(splits) != 2:
         raise ValueError(
             f"horse_or_human is a binary classifier trained on one split and tested on another: "
             f"set exactly two classes (got {classes}) and two splits, training first (got {splits}) in {PARAMS_FILE}."
         )
-    images = validate_image_folder(raw_images, classes, splits, skip_corrupt=bool(ingest.get("skip_corrupt", False)))
+    images = validate_image_folder(
+        raw_images,
+        classes,
+        splits,
+        skip_corrupt=bool(ingest.get("skip_corrupt", False)),
+        max_pixels=ingest.get("max_pixels", DEFAULT_MAX_PIXELS),
+        max_pixels_setting=f"`horse_or_human.ingest.max_pixels` in {PARAMS_FILE}",
+    )
     counts = images.groupby(["split", "class_name"]).size()
     logger.info("Images per split and class: %s", ", ".join(f"{split}/{name} {count}" for (split, name), count in counts.items()))
     return images.loc[:, MANIFEST_COLUMNS]

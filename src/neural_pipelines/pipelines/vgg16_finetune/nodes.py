@@ -39,7 +39,7 @@ from neural_pipelines.reporting import comparison_table, learning_curves, render
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
 from neural_pipelines.training import fit_from_params, seed_everything
 from neural_pipelines.training.tfdata import image_file_dataset, load_image_array
-from neural_pipelines.validation import source_of, validate_image_folder
+from neural_pipelines.validation import DEFAULT_MAX_PIXELS, source_of, validate_image_folder
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +55,22 @@ def validate_images(manifest: pd.DataFrame, classes: list[str], splits: dict[str
 
     ``splits`` maps the roles ``train`` and ``test`` to split folder names (the course's
     datasets have ``train`` and ``validation``; the validation folder is the test set).
+    An image that does not decode, or has more pixels than ``ingest.max_pixels`` (null: no
+    limit), stops the run naming it, or is left out with ``ingest.skip_corrupt``.
     Returns the manifest with ``label`` (index in ``classes``), ``mode`` and ``role``.
     """
     missing = [role for role in ROLES if role not in splits]
     if missing:
         raise ValueError(f"vgg16_finetune.splits needs the roles {list(ROLES)} in {PARAMS_FILE}; missing {missing}.")
     folders = [splits[role] for role in ROLES]
-    table = validate_image_folder(manifest, classes=classes, splits=folders, skip_corrupt=bool(ingest.get("skip_corrupt", False)))
+    table = validate_image_folder(
+        manifest,
+        classes=classes,
+        splits=folders,
+        skip_corrupt=bool(ingest.get("skip_corrupt", False)),
+        max_pixels=ingest.get("max_pixels", DEFAULT_MAX_PIXELS),
+        max_pixels_setting=f"`vgg16_finetune.ingest.max_pixels` in {PARAMS_FILE}",
+    )
     table = table.assign(role=table["split"].map({folder: role for role, folder in zip(ROLES, folders, strict=True)}))
     counts = table.groupby(["role", "class_name"]).size()
     logger.info("vgg16_finetune images: %s", ", ".join(f"{role}/{name} {count}" for (role, name), count in counts.items()))
@@ -81,11 +90,18 @@ def validate_new_images(manifest: pd.DataFrame, predict: dict[str, Any]) -> pd.D
 
     Only the predict step, at the end of the run, reads these pictures; a missing or empty
     folder already stopped the run while loading ``new_images@folder``, and a file that does
-    not decode stops it here (or is left out with ``predict.skip_corrupt``) instead of after
-    all the training. Returns ``file`` (the path below the folder, as the predictions name
-    it), ``filepath`` and ``mode`` per picture.
+    not decode, or has more pixels than ``predict.max_pixels`` (null: no limit), stops it
+    here (or is left out with ``predict.skip_corrupt``) instead of after all the training.
+    Returns ``file`` (the path below the folder, as the predictions name it), ``filepath``
+    and ``mode`` per picture.
     """
-    table = validate_image_folder(manifest, classes=None, skip_corrupt=bool(predict.get("skip_corrupt", False)))
+    table = validate_image_folder(
+        manifest,
+        classes=None,
+        skip_corrupt=bool(predict.get("skip_corrupt", False)),
+        max_pixels=predict.get("max_pixels", DEFAULT_MAX_PIXELS),
+        max_pixels_setting=f"`vgg16_finetune.predict.max_pixels` in {PARAMS_FILE}",
+    )
     if table.empty:
         raise ValueError(f"No picture in {source_of(manifest, 'the new pictures folder')} can be decoded: nothing to predict.")
     root = manifest.attrs.get("source")
