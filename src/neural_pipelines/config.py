@@ -7,15 +7,21 @@ loader merges each variant's own block (from any environment or ``--params``) ov
 ``--params=traffic_lstm.lstm.training.max_epochs=3`` changes that one setting of that one
 variant and every variant node reads complete settings of its own. Light on purpose: Kedro
 imports it (through ``settings.py``) for every command.
+
+:class:`ProjectContext` makes Kedro's parameter validation (``parameters.py``) name the
+file to edit.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from kedro.config import OmegaConfigLoader
+from kedro.framework.context import KedroContext
+from kedro.validation.exceptions import ParameterValidationError
 
 #: Entries that make a parameter block a model variant.
 VARIANT_KINDS = ("model", "baseline")
@@ -59,3 +65,18 @@ class ProjectConfigLoader(OmegaConfigLoader):
     def __getitem__(self, key: str) -> dict[str, Any]:
         config = super().__getitem__(key)
         return with_variant_settings(config) if key == "parameters" else config
+
+
+class ProjectContext(KedroContext):
+    """Kedro's context, whose parameter validation errors also say which file to edit."""
+
+    def _get_validated_params(self) -> dict[str, Any]:
+        try:
+            return super()._get_validated_params()
+        except ParameterValidationError as err:
+            pipelines = sorted({key.split(".")[0] for key in re.findall(r"Parameter '([^']+)'", str(err))})
+            files = ", ".join(f"conf/base/parameters_{pipeline}.yml" for pipeline in pipelines)
+            raise ParameterValidationError(
+                f"{err}\nFix: correct these values in {files or 'conf/base/parameters_<pipeline>.yml'}, "
+                f"or wherever you override them (conf/{self.env or 'local'}/, --params)."
+            ) from None

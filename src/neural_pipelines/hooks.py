@@ -31,6 +31,7 @@ from kedro.io import CatalogProtocol
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 from mlflow.entities import RunStatus
+from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
 
@@ -50,16 +51,21 @@ def variant_of(node: Node) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
-def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten nested parameter dicts into MLflow-style dotted keys."""
+def flatten_params(params: dict[str, Any] | BaseModel, prefix: str = "") -> dict[str, Any]:
+    """Flatten nested parameter dicts (and validated parameter models) into MLflow-style dotted keys."""
     flat: dict[str, Any] = {}
-    for key, value in params.items():
+    for key, value in as_dict(params).items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict | BaseModel):
             flat.update(flatten_params(value, f"{name}."))
         else:
             flat[name] = value
     return flat
+
+
+def as_dict(params: dict[str, Any] | BaseModel) -> dict[str, Any]:
+    """A parameter block as a dict: Kedro hands nodes a validated block as its pydantic model."""
+    return params.model_dump() if isinstance(params, BaseModel) else params
 
 
 def variant_params(node_inputs: dict[str, Any], namespace: str) -> dict[str, Any]:
@@ -75,7 +81,7 @@ def variant_params(node_inputs: dict[str, Any], namespace: str) -> dict[str, Any
         key = name.removeprefix("params:")
         for scope in (f"{namespace}.", f"{namespace.split('.', maxsplit=1)[0]}."):
             key = key.removeprefix(scope)
-        params.update(flatten_params(value, f"{key}.") if isinstance(value, dict) else {key: value})
+        params.update(flatten_params(value, f"{key}.") if isinstance(value, dict | BaseModel) else {key: value})
     return params
 
 

@@ -2,13 +2,16 @@
 
 from omegaconf.resolvers import oc
 
-from neural_pipelines.config import ProjectConfigLoader
+from neural_pipelines.config import ProjectConfigLoader, ProjectContext
 from neural_pipelines.hooks import DataSourceHook, MlflowVariantRunsHook, RunLockHook
 
 # kedro-mlflow registers its own MlflowHook through its entry point; these add what it
 # lacks: one kedro run at a time per project, one nested MLflow run per model variant, and
 # data provenance on every input.
 HOOKS = (RunLockHook(), MlflowVariantRunsHook(), DataSourceHook())
+
+# Kedro's context, whose parameter validation errors name the parameter file to edit (config.py).
+CONTEXT_CLASS = ProjectContext
 
 # OmegaConfigLoader, plus every model variant's settings completed from the pipeline's (config.py).
 CONFIG_LOADER_CLASS = ProjectConfigLoader

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from neural_pipelines.models import build_architecture, make_optimizer
+from neural_pipelines.training import TrainingSettings
 from neural_pipelines.training.steps import build_model
 
 PARAMETERS = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf/base/parameters_image_cnn.yml").read_text())["image_cnn"]
@@ -23,7 +24,9 @@ def build(variant: str) -> keras.Model:
     """The variant as the pipeline's shared build step makes it from the parameter file."""
     settings = PARAMETERS[variant]
     shapes = {"input_shape": PARAMETERS["image_shape"], "outputs": len(PARAMETERS["classes"])}
-    return build_model(settings["model"], settings["optimizer"], PARAMETERS["compile"], settings["training"], shapes, seed=0)
+    return build_model(
+        settings["model"], settings["optimizer"], PARAMETERS["compile"], TrainingSettings(**settings["training"]), shapes, seed=0
+    )
 
 
 @pytest.mark.parametrize("variant", list(COURSE_PARAMETER_COUNTS))
@@ -98,7 +101,9 @@ HORSE_OR_HUMAN = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf/bas
 def build_horse_or_human(variant: str, image_size: tuple[int, int] | None = None) -> keras.Model:
     settings = HORSE_OR_HUMAN[variant]
     shapes = {"input_shape": [*(image_size or HORSE_OR_HUMAN["image_size"]), 3], "outputs": 1}
-    return build_model(settings["model"], settings["optimizer"], HORSE_OR_HUMAN["compile"], settings["training"], shapes, seed=0)
+    return build_model(
+        settings["model"], settings["optimizer"], HORSE_OR_HUMAN["compile"], TrainingSettings(**settings["training"]), shapes, seed=0
+    )
 
 
 @pytest.mark.parametrize("variant", ["cnn", "cnn_augmented"])

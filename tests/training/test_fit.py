@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from neural_pipelines.training import fit_from_params, fit_model, mlflow_metric_history, seed_everything
+from neural_pipelines.training import TrainingSettings, fit_from_params, fit_model, mlflow_metric_history, seed_everything
 
 
 def tiny_regression(seed: int) -> tuple[keras.Model, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -56,7 +56,7 @@ def test_metric_history_has_kedro_mlflow_format_and_steps() -> None:
 
 def test_fit_from_params_reads_the_training_block_and_counts_parameters() -> None:
     model, train, validation = tiny_regression(seed=2)
-    training = {"max_epochs": 30, "batch_size": 64, "patience": 2, "min_delta": 10.0}
+    training = TrainingSettings(max_epochs=30, batch_size=64, patience=2, min_delta=10.0)
     record = fit_from_params(model, train, validation, training, seed=2)
     # min_delta this large means no epoch counts as an improvement: stop after patience + 1
     assert record["epochs_run"] == 3 and record["best_epoch"] == 1

@@ -15,6 +15,9 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+from pydantic import NonNegativeFloat, NonNegativeInt, model_validator
+
+from neural_pipelines.parameters import Count, Parameters
 
 logger = logging.getLogger(__name__)
 
@@ -122,44 +125,33 @@ def fit_model(  # noqa: PLR0913 (every fit setting is keyword-only, as model.fit
     return FitResult(history=history, train_seconds=train_seconds, epochs_run=epochs_run, best_epoch=best_epoch)
 
 
-#: What a ``training`` block may set (:func:`fit_from_params` reads them; the build reads steps_per_execution).
-TRAINING_KEYS = ("batch_size", "max_epochs", "patience", "min_delta", "steps_per_execution")
+class TrainingSettings(Parameters):
+    """A ``training`` block: how ``model.fit`` runs (the learning rate is the ``optimizer``'s, the loss the ``compile`` block's)."""
 
+    batch_size: Count
+    max_epochs: Count
+    patience: NonNegativeInt | None = None  # epochs without improvement of val_loss before stopping; null: no early stopping
+    min_delta: NonNegativeFloat = 0.0  # the least change of val_loss that counts as an improvement
+    steps_per_execution: Count = 1  # batches per TensorFlow call (the same training, faster on CPU)
 
-def check_training(training: dict[str, Any]) -> None:
-    """Refuse a ``training`` block with a key nothing reads, instead of training without it.
-
-    The learning rate belongs to ``optimizer`` and the loss to ``compile``: an old
-    ``training.learning_rate`` would otherwise be silently ignored (and still look set).
-    """
-    unknown = sorted(set(training) - set(TRAINING_KEYS))
-    if unknown:
-        raise ValueError(
-            f"training.{unknown[0]} is not a training setting (the training block may set {', '.join(TRAINING_KEYS)}); "
-            "set the learning rate in the variant's or pipeline's optimizer block and the loss in its compile block "
-            "(conf/base/parameters_<pipeline>.yml, or your override)."
-        )
-    counts = {"batch_size": 1, "max_epochs": 1, "steps_per_execution": 1, "patience": 0}
-    for key, low in counts.items():
-        value = training.get(key)
-        if value is None and key in ("patience", "steps_per_execution"):
-            continue  # no early stopping / one batch per call
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+    @model_validator(mode="before")
+    @classmethod
+    def _only_training_keys(cls, block: Any) -> Any:
+        """A key nothing reads (an old ``learning_rate``) would be silently ignored, and still look set."""
+        unknown = sorted(set(block) - set(cls.model_fields)) if isinstance(block, dict) else []
+        if unknown:
             raise ValueError(
-                f"training.{key}={value!r}: a whole number >= {low} is needed"
-                + (" (null: no early stopping)" if key == "patience" else "")
-                + " (conf/base/parameters_<pipeline>.yml, or your --params / override); Keras would silently use its own default."
+                f"{', '.join(unknown)} is not a training setting (a training block sets {', '.join(cls.model_fields)}); "
+                "the learning rate belongs in the optimizer block and the loss in the compile block"
             )
-    min_delta = training.get("min_delta", 0.0)
-    if not isinstance(min_delta, int | float) or isinstance(min_delta, bool) or min_delta < 0:
-        raise ValueError(f"training.min_delta={min_delta!r}: a number >= 0 is needed (conf/base/parameters_<pipeline>.yml).")
+        return block
 
 
 def fit_from_params(
     model: keras.Model,
     train: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
     validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
-    training: dict[str, Any],
+    training: TrainingSettings,
     seed: int,
 ) -> dict[str, Any]:
     """:func:`fit_model` driven by a pipeline's ``training`` parameter block.
@@ -167,15 +159,14 @@ def fit_from_params(
     Reads ``max_epochs``, ``batch_size`` (used for array inputs), ``patience`` and
     ``min_delta``; returns the JSON-ready fit record with the model's ``n_params``.
     """
-    check_training(training)
     fit = fit_model(
         model,
         train,
         validation,
-        max_epochs=int(training["max_epochs"]),
-        batch_size=int(training["batch_size"]),
-        patience=training.get("patience"),
-        min_delta=float(training.get("min_delta", 0.0)),
+        max_epochs=training.max_epochs,
+        batch_size=training.batch_size,
+        patience=training.patience,
+        min_delta=training.min_delta,
         seed=seed,
         name=model.name,
     )

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from neural_pipelines.models import build_architecture, compile_model
 from neural_pipelines.models.compile import trainable_count
-from neural_pipelines.training.fit import check_training, fit_from_params, seed_everything
+from neural_pipelines.training.fit import TrainingSettings, fit_from_params, seed_everything
 from neural_pipelines.training.metrics import mlflow_metric_history
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def build_model(
     model: dict[str, Any],
     optimizer: dict[str, Any],
     compilation: dict[str, Any],
-    training: dict[str, Any],
+    training: TrainingSettings,
     shapes: dict[str, Any],
     seed: int,
 ) -> keras.Model:
@@ -74,10 +74,9 @@ def build_model(
     train on; ``compilation`` names the loss and metrics, ``optimizer`` the optimizer and its
     settings, ``training.steps_per_execution`` how many batches one TensorFlow call runs.
     """
-    check_training(training)
     seed_everything(seed)
     network = build_architecture(model, shapes["input_shape"], shapes["outputs"])
-    compile_model(network, optimizer, compilation, steps_per_execution=int(training.get("steps_per_execution", 1)))
+    compile_model(network, optimizer, compilation, steps_per_execution=training.steps_per_execution)
     logger.info(
         "Built %s: %d parameters (%d trainable), input %s, optimizer %s, loss %s",
         network.name,
@@ -90,7 +89,7 @@ def build_model(
     return network
 
 
-def train_model(model: keras.Model, data: TrainingData, training: dict[str, Any], seed: int) -> tuple[keras.Model, dict[str, Any]]:
+def train_model(model: keras.Model, data: TrainingData, training: TrainingSettings, seed: int) -> tuple[keras.Model, dict[str, Any]]:
     """Fit ``model`` per the ``training`` block; return it (trained) and its fit record.
 
     ``data`` holds either arrays ``x_train, y_train, x_validation, y_validation`` (batched and

@@ -16,14 +16,14 @@ from PIL import Image
 from neural_pipelines.datasets import ImageFolderDataset
 from neural_pipelines.pipelines.horse_or_human import nodes
 from neural_pipelines.reporting import render_block
-from neural_pipelines.training import load_image_array, steps
+from neural_pipelines.training import TrainingSettings, load_image_array, steps
 from neural_pipelines.validation import DataValidationError
 
 PARAMETERS = yaml.safe_load((Path(__file__).resolve().parents[3] / "conf/base/parameters_horse_or_human.yml").read_text())["horse_or_human"]
 CLASSES, SPLITS = ["horses", "humans"], ["train", "validation"]
 SIZE = [96, 96]  # the smallest round size the five valid-padded conv + pool blocks accept
 EVALUATION = {"batch_size": 8, "threshold": 0.5}
-TRAINING = {"batch_size": 4, "max_epochs": 2, "patience": None}
+TRAINING = TrainingSettings(batch_size=4, max_epochs=2)
 
 
 @pytest.fixture(autouse=True)
@@ -151,7 +151,7 @@ def test_evaluation_is_computed_from_raw_pixel_predictions(trained: tuple[keras.
 
 def test_training_refuses_early_stopping_on_the_validation_split_which_is_the_test_set(images: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match=r"training.patience is 3.*validation split \(validation\) is its test set") as error:
-        nodes.make_batches(images, SIZE, SPLITS, {**TRAINING, "patience": 3}, seed=1)
+        nodes.make_batches(images, SIZE, SPLITS, TRAINING.model_copy(update={"patience": 3}), seed=1)
     assert "Set `patience: null`" in str(error.value) and "conf/base/parameters_horse_or_human.yml" in str(error.value)
 
 

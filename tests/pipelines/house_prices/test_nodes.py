@@ -233,7 +233,7 @@ def houses_frame(n: int = 100) -> pd.DataFrame:
 
 
 def test_split_is_seeded_with_exact_sizes_and_exclusions() -> None:
-    split = {"test_fraction": 0.2, "validation_fraction": 0.15, "exclude_above": {"GrLivArea": 4000}}
+    split = nodes.HouseSplit(test_fraction=0.2, validation_fraction=0.15, exclude_above={"GrLivArea": 4000})
     houses = houses_frame()  # GrLivArea 0 … 4950: 19 rows above 4,000
     first = nodes.split_houses(houses, split, seed=7)
     assert len(first) == 81 and first["GrLivArea"].max() == 4000
@@ -242,7 +242,7 @@ def test_split_is_seeded_with_exact_sizes_and_exclusions() -> None:
     assert again["split"].tolist() == first["split"].tolist()
     other = nodes.split_houses(houses, split, seed=8)
     assert other["split"].tolist() != first["split"].tolist()
-    kept_all = nodes.split_houses(houses, {**split, "exclude_above": {}}, seed=7)
+    kept_all = nodes.split_houses(houses, split.model_copy(update={"exclude_above": {}}), seed=7)
     assert len(kept_all) == 100
 
 

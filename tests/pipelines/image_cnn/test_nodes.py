@@ -12,7 +12,7 @@ import yaml
 from sklearn.metrics import f1_score
 
 from neural_pipelines.pipelines.image_cnn import nodes
-from neural_pipelines.training import steps
+from neural_pipelines.training import TrainingSettings, steps
 from neural_pipelines.validation import DataValidationError
 
 PARAMETERS = yaml.safe_load((Path(__file__).resolve().parents[3] / "conf/base/parameters_image_cnn.yml").read_text())["image_cnn"]
@@ -139,7 +139,7 @@ def test_nan_pixels_in_float_arrays_are_refused() -> None:
 
 # --- split --------------------------------------------------------------------------
 
-PREPROCESSING = {"test_split": "stratified", "test_fraction": 0.2, "validation_fraction": 0.1, "images_per_class": None}
+PREPROCESSING = nodes.ImagePreprocessing(test_split="stratified", test_fraction=0.2, validation_fraction=0.1)
 
 
 def test_stratified_split_keeps_class_proportions_and_shares_no_image() -> None:
@@ -170,15 +170,15 @@ def test_split_is_seeded() -> None:
 def test_official_split_uses_the_datasets_own_test_images() -> None:
     data = labelled(10)
     data["official_test"][np.arange(100) % 10 == 0] = True  # one per class... position 0, 10, 20 ...
-    splits = nodes.split_images(data, {**PREPROCESSING, "test_split": "official"}, seed=0)
+    splits = nodes.split_images(data, PREPROCESSING.model_copy(update={"test_split": "official"}), seed=0)
     np.testing.assert_array_equal(np.sort(splits["index_test"]), np.flatnonzero(data["official_test"]))
     assert not set(splits["index_train"]) & set(splits["index_test"])
     with pytest.raises(DataValidationError, match="no official test set"):
-        nodes.split_images(labelled(10), {**PREPROCESSING, "test_split": "official"}, seed=0)
+        nodes.split_images(labelled(10), PREPROCESSING.model_copy(update={"test_split": "official"}), seed=0)
 
 
 def test_images_per_class_keeps_a_balanced_subset() -> None:
-    splits = nodes.split_images(labelled(30), {**PREPROCESSING, "images_per_class": 10}, seed=0)
+    splits = nodes.split_images(labelled(30), PREPROCESSING.model_copy(update={"images_per_class": 10}), seed=0)
     labels = np.concatenate([splits["y_train"], splits["y_validation"], splits["y_test"]])
     assert np.bincount(labels).tolist() == [10] * 10
 
@@ -190,7 +190,7 @@ def test_build_model_is_seeded_and_has_the_course_count() -> None:
     settings = PARAMETERS["mnist_cnn"]
     shapes = nodes.model_shapes(SHAPE, CLASSES)
     assert shapes == {"input_shape": [28, 28, 1], "outputs": 10}
-    args = (settings["model"], settings["optimizer"], PARAMETERS["compile"], settings["training"], shapes, 5)
+    args = (settings["model"], settings["optimizer"], PARAMETERS["compile"], TrainingSettings(**settings["training"]), shapes, 5)
     first, second = steps.build_model(*args), steps.build_model(*args)
     assert first.count_params() == 104_202
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
@@ -201,9 +201,14 @@ def test_train_model_records_per_epoch_accuracy_and_loss() -> None:
     settings = PARAMETERS["dnn"]
     splits = nodes.split_images(labelled(10), PREPROCESSING, seed=0)
     model = steps.build_model(
-        settings["model"], settings["optimizer"], PARAMETERS["compile"], settings["training"], nodes.model_shapes(SHAPE, CLASSES), 0
+        settings["model"],
+        settings["optimizer"],
+        PARAMETERS["compile"],
+        TrainingSettings(**settings["training"]),
+        nodes.model_shapes(SHAPE, CLASSES),
+        0,
     )
-    training = {"batch_size": 16, "max_epochs": 2, "patience": None}
+    training = TrainingSettings(batch_size=16, max_epochs=2)
     batches = nodes.make_batches(splits, training, seed=0)
     x, y = next(iter(batches["train"]))
     assert x.dtype == "float32" and float(np.max(x)) <= 1.0 and x.shape[1:] == (28, 28, 1) and len(y) == 16

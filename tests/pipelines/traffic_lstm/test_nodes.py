@@ -8,18 +8,13 @@ import pytest
 from sklearn.preprocessing import MinMaxScaler
 
 from neural_pipelines.pipelines.traffic_lstm import nodes
-from neural_pipelines.training import steps
+from neural_pipelines.training import TrainingSettings, steps
 from neural_pipelines.validation import DataValidationError
 
-INGEST = {"timestamp_column": "datetime", "volume_column": "traffic_volume", "timestamp_format": None, "min_hours": 4}
-PREPROCESSING = {
-    "max_fill_gap_hours": 2,
-    "test_fraction": 0.2,
-    "validation_fraction": 0.25,
-    "history_hours": 6,
-    "horizon_hours": 24,
-    "window_layout": "recurrent",
-}
+INGEST = nodes.TrafficIngest(timestamp_column="datetime", volume_column="traffic_volume", min_hours=4)
+PREPROCESSING = nodes.TrafficPreprocessing(
+    max_fill_gap_hours=2, test_fraction=0.2, validation_fraction=0.25, history_hours=6, horizon_hours=24, window_layout="recurrent"
+)
 
 
 def hourly_frame(volumes: list[float | None], start: str = "2024-01-01") -> pd.DataFrame:
@@ -47,7 +42,7 @@ def test_ingest_keeps_empty_volumes_for_the_gap_policy() -> None:
 
 def test_ingest_accepts_other_column_names_from_parameters() -> None:
     raw = hourly_frame([1, 2, 3, 4]).rename(columns={"datetime": "date_time", "traffic_volume": "flow"})
-    traffic = nodes.ingest_traffic(raw, {**INGEST, "timestamp_column": "date_time", "volume_column": "flow"})
+    traffic = nodes.ingest_traffic(raw, INGEST.model_copy(update={"timestamp_column": "date_time", "volume_column": "flow"}))
     assert traffic["traffic_volume"].tolist() == [1, 2, 3, 4]
 
 
@@ -100,22 +95,6 @@ def test_ingest_rejects_bad_input_naming_file_field_and_fix(raw: pd.DataFrame, f
     assert message.startswith(f"data/01_raw/my_traffic.csv: column '{field}': ")
     assert problem in message
     assert "Fix: " in message and error.value.fix
-
-
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        ({"history_hours": 0}, r"history_hours=0 \(past hours a window feeds the networks: a whole number >= 1\)"),
-        ({"horizon_hours": -1}, r"horizon_hours=-1"),
-        ({"test_fraction": 1.5}, r"test_fraction=1\.5 \(a fraction of the hours, strictly between 0 and 1\)"),
-        ({"test_fraction": 0}, r"test_fraction=0 "),
-        ({"window_layout": "sideways"}, r"window_layout='sideways' \(recurrent or course\)"),
-    ],
-)
-def test_preprocessing_no_window_can_be_made_with_stops_before_the_data_is_touched(override: dict, message: str) -> None:
-    traffic = nodes.ingest_traffic(hourly_frame([0, 10, 20, 30]), INGEST)
-    with pytest.raises(ValueError, match=rf"traffic_lstm\.preprocessing: .*{message}.*parameters_traffic_lstm\.yml"):
-        nodes.regularize_hourly(traffic, {**PREPROCESSING, **override})
 
 
 # --- gap policy ---------------------------------------------------------------------
@@ -207,13 +186,13 @@ def test_windows_touching_a_missing_hour_are_dropped(scaled_series: pd.DataFrame
 
 def test_course_layout_is_one_step_of_six_features(scaled_series: pd.DataFrame) -> None:
     recurrent = nodes.make_windows(scaled_series, PREPROCESSING)
-    course = nodes.make_windows(scaled_series, {**PREPROCESSING, "window_layout": "course"})
+    course = nodes.make_windows(scaled_series, PREPROCESSING.model_copy(update={"window_layout": "course"}))
     assert course["x_train"].shape[1:] == (1, 6)
     np.testing.assert_array_equal(course["x_train"][:, 0, :], recurrent["x_train"][:, :, 0])
 
 
 def test_a_series_too_short_for_test_windows_is_refused() -> None:
-    preprocessing = {**PREPROCESSING, "test_fraction": 0.1}  # 200 hours: a 20-hour test part
+    preprocessing = PREPROCESSING.model_copy(update={"test_fraction": 0.1})  # 200 hours: a 20-hour test part
     scaled, _ = nodes.split_and_scale(hourly_series(np.arange(200, dtype=float)), preprocessing)
     with pytest.raises(DataValidationError, match="no complete 6\\+24-hour window falls in the test split"):
         nodes.make_windows(scaled, preprocessing)
@@ -271,13 +250,13 @@ def test_repeated_hours_can_be_collapsed_for_the_uci_file() -> None:
     raw.loc[5] = [raw.loc[1, "datetime"], 2]  # 01:00 listed twice (a second weather row)
     with pytest.raises(DataValidationError, match="duplicate timestamps"):
         nodes.ingest_traffic(raw, INGEST)
-    traffic = nodes.ingest_traffic(raw, {**INGEST, "duplicate_timestamps": "keep_first"})
+    traffic = nodes.ingest_traffic(raw, INGEST.model_copy(update={"duplicate_timestamps": "keep_first"}))
     assert traffic["traffic_volume"].tolist() == [1, 2, 3, 4, 5]
 
 
 # --- Keras variant nodes ------------------------------------------------------------
 
-TRAINING = {"batch_size": 8, "max_epochs": 2, "patience": None, "steps_per_execution": 4}
+TRAINING = TrainingSettings(batch_size=8, max_epochs=2, steps_per_execution=4)
 OPTIMIZER = {"name": "adam", "learning_rate": 0.01}
 COMPILE = {"loss": "mse", "metrics": ["mae"]}
 
@@ -290,7 +269,7 @@ def build(architecture: dict, windows: dict[str, np.ndarray], seed: int = 0):
 def test_build_model_follows_the_window_layout_and_the_seed(scaled_series: pd.DataFrame) -> None:
     lstm = {"architecture": "lstm", "units": 16}
     recurrent_windows = nodes.make_windows(scaled_series, PREPROCESSING)
-    course_windows = nodes.make_windows(scaled_series, {**PREPROCESSING, "window_layout": "course"})
+    course_windows = nodes.make_windows(scaled_series, PREPROCESSING.model_copy(update={"window_layout": "course"}))
     assert steps.array_shapes(recurrent_windows) == {"input_shape": [6, 1], "outputs": 24}
     recurrent, course = build(lstm, recurrent_windows, seed=3), build(lstm, course_windows, seed=3)
     assert recurrent.input_shape == (None, 6, 1) and recurrent.count_params() == 1560
@@ -305,9 +284,9 @@ def test_window_shapes_are_checked_against_the_preprocessing(scaled_series: pd.D
     windows = nodes.make_windows(scaled_series, PREPROCESSING)
     assert nodes.window_shapes(windows, PREPROCESSING) == {"input_shape": [6, 1], "outputs": 24}
     with pytest.raises(ValueError, match=r"inputs \(6, 1\).*says \(1, 6\).*Run make_windows again"):
-        nodes.window_shapes(windows, {**PREPROCESSING, "window_layout": "course"})
+        nodes.window_shapes(windows, PREPROCESSING.model_copy(update={"window_layout": "course"}))
     with pytest.raises(ValueError, match=r"24 targets.*and 12"):
-        nodes.window_shapes(windows, {**PREPROCESSING, "horizon_hours": 12})
+        nodes.window_shapes(windows, PREPROCESSING.model_copy(update={"horizon_hours": 12}))
 
 
 def test_train_then_predict_on_the_test_windows(scaled_series: pd.DataFrame) -> None:

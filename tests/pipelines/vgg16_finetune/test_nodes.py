@@ -19,7 +19,7 @@ from neural_pipelines.models.transfer import parts, split_at
 from neural_pipelines.pipelines.vgg16_finetune import nodes
 from neural_pipelines.reporting import render_block
 from neural_pipelines.reporting.classification import binary_metrics
-from neural_pipelines.training import load_image_array, steps
+from neural_pipelines.training import TrainingSettings, load_image_array, steps
 
 CLASSES = ["horses", "humans"]
 SPLITS = {"train": "train", "test": "validation"}
@@ -29,7 +29,7 @@ BINARY = {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
 RMSPROP = {"name": "rmsprop", "learning_rate": 1e-3}
 WHOLE_BASE = {"cut_layer": None, "batch_size": 3}
 BLOCK4 = {"cut_layer": "block4_pool", "batch_size": 3}
-TRAINING = {"batch_size": 4, "max_epochs": 2, "patience": None}
+TRAINING = TrainingSettings(batch_size=4, max_epochs=2)
 EVALUATION = {"batch_size": 8, "threshold": 0.5, "check_images": 3, "check_tolerance": 1e-4}
 
 
@@ -159,7 +159,7 @@ def test_the_trained_full_model_predicts_what_the_head_predicts_on_cached_featur
 def test_a_patience_is_refused_because_the_validation_data_is_the_test_set(trained) -> None:
     model, features, _, _ = trained
     with pytest.raises(ValueError, match=r"training\.patience is 3 .*conf/base/parameters_vgg16_finetune\.yml.*validation is the test set"):
-        nodes.train_model(model, features, RMSPROP, BINARY, {**TRAINING, "patience": 3}, WHOLE_BASE, seed=0)
+        nodes.train_model(model, features, RMSPROP, BINARY, TRAINING.model_copy(update={"patience": 3}), WHOLE_BASE, seed=0)
 
 
 def test_fine_tuning_changes_only_block5_and_the_head_and_caches_block4_pool(images: pd.DataFrame) -> None:
@@ -174,7 +174,7 @@ def test_fine_tuning_changes_only_block5_and_the_head_and_caches_block4_pool(ima
     assert features["x_test"].shape == (4, 2, 2, 512)
     np.testing.assert_allclose(features["x_test"], expected, rtol=1e-4, atol=1e-6)
 
-    _, fit = nodes.train_model(model, features, RMSPROP, BINARY, {**TRAINING, "max_epochs": 1}, BLOCK4, seed=0)
+    _, fit = nodes.train_model(model, features, RMSPROP, BINARY, TRAINING.model_copy(update={"max_epochs": 1}), BLOCK4, seed=0)
     assert fit["n_trainable_params"] == 7_079_937 and fit["feature_shape"] == [2, 2, 512]
     assert fit["cut_layer"] == "block4_pool" and fit["trained_layers"] == ["block5_conv1", "block5_conv2", "block5_conv3", "head"]
     after = weights_by_layer(model)

@@ -28,7 +28,7 @@ from sklearn.metrics import confusion_matrix
 from neural_pipelines.models.image_classifiers import AUGMENTATION_LAYER
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
-from neural_pipelines.training import image_file_dataset, load_image_array
+from neural_pipelines.training import TrainingSettings, image_file_dataset, load_image_array
 from neural_pipelines.validation import DEFAULT_MAX_PIXELS, validate_image_folder
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def split_files(images: pd.DataFrame, split: str) -> tuple[list[str], np.ndarray
 
 
 def make_batches(
-    images: pd.DataFrame, image_size: list[int], splits: list[str], training: dict[str, Any], seed: int
+    images: pd.DataFrame, image_size: list[int], splits: list[str], training: TrainingSettings, seed: int
 ) -> dict[str, tf.data.Dataset]:
     """``train`` batches of the training files, reshuffled every epoch, and ``validation`` batches of the test split.
 
@@ -89,14 +89,14 @@ def make_batches(
     layers (if any) transform each training batch anew inside ``fit``. Setting TensorFlow's
     global seed makes the shuffle order the same whatever ran before this node.
     """
-    if training.get("patience") is not None:
+    if training.patience is not None:
         raise ValueError(
-            f"training.patience is {training['patience']!r}, but horse_or_human's validation split "
+            f"training.patience is {training.patience!r}, but horse_or_human's validation split "
             f"({splits[1]}) is its test set: early stopping on it would choose the epoch on the test data and bias "
             f"test_accuracy. Set `patience: null` (train all max_epochs, as in the course) in {PARAMS_FILE}."
         )
     tf.random.set_seed(int(seed))
-    batch_size = int(training["batch_size"])
+    batch_size = training.batch_size
     train_files, train_labels = split_files(images, splits[0])
     test_files, test_labels = split_files(images, splits[1])
     return {

@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from neural_pipelines.parameters import Fraction, Parameters
 from neural_pipelines.pipelines.house_prices.serving import PriceModel, RawFrameCleaner, normalize_columns
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.regression import horizontal_bars, permutation_importance, predicted_vs_actual, residuals_vs_predicted
@@ -138,7 +139,15 @@ def ingest_houses(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
 # --- split --------------------------------------------------------------------------
 
 
-def split_houses(houses: pd.DataFrame, split: dict[str, Any], seed: int) -> pd.DataFrame:
+class HouseSplit(Parameters):
+    """``house_prices.split``: one seeded split shared by every model."""
+
+    test_fraction: Fraction  # held-out test rows
+    validation_fraction: Fraction  # of the rest: early stopping of the networks
+    exclude_above: dict[str, float] | None = None  # {column: limit}: rows above it are removed first (null: keep all)
+
+
+def split_houses(houses: pd.DataFrame, split: HouseSplit, seed: int) -> pd.DataFrame:
     """One seeded shuffle into train / validation / test, shared by every variant and baseline.
 
     Rows above ``exclude_above`` (``{column: limit}``) are removed first — by default the five
@@ -148,16 +157,16 @@ def split_houses(houses: pd.DataFrame, split: dict[str, Any], seed: int) -> pd.D
     early-stopping validation set; the rest trains.
     """
     keep = pd.Series(True, index=houses.index)
-    for column, limit in (split.get("exclude_above") or {}).items():
+    for column, limit in (split.exclude_above or {}).items():
         if column in houses.columns:
             keep &= ~(pd.to_numeric(houses[column], errors="coerce") > float(limit))
     if (~keep).any():
-        logger.info("Excluding %d houses above %s", int((~keep).sum()), split["exclude_above"])
+        logger.info("Excluding %d houses above %s", int((~keep).sum()), split.exclude_above)
     kept = houses[keep].reset_index(drop=True)
 
     order = np.random.default_rng(int(seed)).permutation(len(kept))
-    n_test = round(len(kept) * float(split["test_fraction"]))
-    n_validation = round((len(kept) - n_test) * float(split["validation_fraction"]))
+    n_test = round(len(kept) * split.test_fraction)
+    n_validation = round((len(kept) - n_test) * split.validation_fraction)
     labels = np.full(len(kept), "train", dtype=object)
     labels[order[:n_test]] = "test"
     labels[order[n_test : n_test + n_validation]] = "validation"
@@ -433,7 +442,7 @@ def build_report(  # noqa: PLR0913, PLR0917 (the report reads every variant's re
     houses: pd.DataFrame,
     houses_split: pd.DataFrame,
     report: dict[str, Any],
-    split: dict[str, Any],
+    split: HouseSplit,
     test_predictions: dict[str, pd.DataFrame],
 ) -> tuple[Figure, Figure, Figure, Figure, str]:
     """Diagnostics of the best model, learning curves, importance chart and the HTML report."""
@@ -461,7 +470,7 @@ def build_report(  # noqa: PLR0913, PLR0917 (the report reads every variant's re
     data_facts = {
         "n_ingested": len(houses),
         "n_excluded": len(houses) - len(houses_split),
-        "exclude_above": split.get("exclude_above") or {},
+        "exclude_above": split.exclude_above or {},
         "split_counts": houses_split["split"].value_counts().to_dict(),
     }
     figures = {"scatter": scatter, "residuals": residuals, "learning_curves": curves, "importance": bars}

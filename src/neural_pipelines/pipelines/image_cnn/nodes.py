@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import numpy as np
@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 from sklearn.model_selection import train_test_split
 
+from neural_pipelines.parameters import Count, Fraction, Parameters
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.classification import (
     confusion_matrix_figure,
@@ -32,6 +33,7 @@ from neural_pipelines.reporting.classification import (
     layer_activations,
     misclassified_grid,
 )
+from neural_pipelines.training import TrainingSettings
 from neural_pipelines.training.tfdata import image_dataset
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
@@ -220,7 +222,16 @@ def _held_out_size(n_images: int, fraction: float, n_classes: int) -> int:
     return min(n_images - n_classes, max(n_classes, round(n_images * float(fraction))))
 
 
-def split_images(images: dict[str, np.ndarray], preprocessing: dict[str, Any], seed: int) -> dict[str, np.ndarray]:
+class ImagePreprocessing(Parameters):
+    """``image_cnn.preprocessing``: which images train, validate and test."""
+
+    test_split: Literal["stratified", "official"]  # official: the dataset's own test set
+    test_fraction: Fraction = 0.2  # of all images, per class (stratified test_split only)
+    validation_fraction: Fraction  # of the images left for training, per class: early stopping
+    images_per_class: Count | None = None  # keep at most this many random images per class (null: all)
+
+
+def split_images(images: dict[str, np.ndarray], preprocessing: ImagePreprocessing, seed: int) -> dict[str, np.ndarray]:
     """Stratified, seeded train / validation / test split of uint8 images (no scaling here).
 
     ``test_split: stratified`` holds out ``test_fraction`` of the images, every class in
@@ -233,15 +244,15 @@ def split_images(images: dict[str, np.ndarray], preprocessing: dict[str, Any], s
     labels, official = images["labels"], images["official_test"]
     n_classes = len(np.unique(labels))
     rng = np.random.default_rng(seed)
-    cap = preprocessing.get("images_per_class")
+    cap = preprocessing.images_per_class
     positions = np.arange(len(labels))
-    mode = preprocessing["test_split"]
+    mode = preprocessing.test_split
     if mode == "stratified":
         pool = _cap_per_class(positions, labels, cap, rng)
         rest, test = train_test_split(
-            pool, test_size=_held_out_size(len(pool), preprocessing["test_fraction"], n_classes), stratify=labels[pool], random_state=seed
+            pool, test_size=_held_out_size(len(pool), preprocessing.test_fraction, n_classes), stratify=labels[pool], random_state=seed
         )
-    elif mode == "official":
+    else:  # official
         if not official.any():
             raise DataValidationError(
                 "ingested images",
@@ -251,10 +262,8 @@ def split_images(images: dict[str, np.ndarray], preprocessing: dict[str, Any], s
             )
         rest = _cap_per_class(positions[~official], labels, cap, rng)
         test = _cap_per_class(positions[official], labels, cap, rng)
-    else:
-        raise ValueError(f"image_cnn.preprocessing.test_split={mode!r} in {PARAMS_FILE}; use 'stratified' or 'official'.")
     train, validation = train_test_split(
-        rest, test_size=_held_out_size(len(rest), preprocessing["validation_fraction"], n_classes), stratify=labels[rest], random_state=seed
+        rest, test_size=_held_out_size(len(rest), preprocessing.validation_fraction, n_classes), stratify=labels[rest], random_state=seed
     )
     splits: dict[str, np.ndarray] = {}
     for name, chosen in zip(SPLITS, (train, validation, test), strict=True):
@@ -273,14 +282,14 @@ def model_shapes(image_shape: list[int], classes: list[str]) -> dict[str, Any]:
     return {"input_shape": [int(size) for size in image_shape], "outputs": len(classes)}
 
 
-def make_batches(splits: dict[str, np.ndarray], training: dict[str, Any], seed: int) -> dict[str, tf.data.Dataset]:
+def make_batches(splits: dict[str, np.ndarray], training: TrainingSettings, seed: int) -> dict[str, tf.data.Dataset]:
     """``train`` batches reshuffled every epoch and ``validation`` batches, uint8 → float32 / 255 once, cached.
 
     The shuffle order depends on TensorFlow's global seed as well as ``seed``; setting it here
     makes the order the same whatever ran before this node.
     """
     tf.random.set_seed(int(seed))
-    batch_size = int(training["batch_size"])
+    batch_size = training.batch_size
     return {
         "train": image_dataset(splits["x_train"], splits["y_train"], batch_size=batch_size, shuffle_seed=seed),
         "validation": image_dataset(splits["x_validation"], splits["y_validation"], batch_size=batch_size),
@@ -363,7 +372,7 @@ def build_report(
     models: dict[str, keras.Model],
     splits: dict[str, np.ndarray],
     classes: list[str],
-    preprocessing: dict[str, Any],
+    preprocessing: ImagePreprocessing,
     reporting: dict[str, Any],
 ) -> tuple[pd.DataFrame, Figure, Figure, Figure, Figure, Figure, Figure, str]:
     """The comparison table, six figures and the HTML report that shows them all.
@@ -416,7 +425,7 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
     summaries: dict[str, dict[str, Any]],
     splits: dict[str, np.ndarray],
     classes: list[str],
-    preprocessing: dict[str, Any],
+    preprocessing: ImagePreprocessing,
     reporting: dict[str, Any],
     cnn: str,
     figures: dict[str, Figure],

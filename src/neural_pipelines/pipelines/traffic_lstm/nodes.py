@@ -8,7 +8,8 @@ Data flow: validate the hourly table → regular hourly index with a documented 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import zoneinfo
+from typing import Any, Literal
 
 import keras
 import matplotlib.pyplot as plt
@@ -16,9 +17,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from numpy.lib.stride_tricks import sliding_window_view
+from pydantic import NonNegativeInt, field_validator
 from sklearn.metrics import mean_absolute_error, mean_squared_error
 from sklearn.preprocessing import MinMaxScaler
 
+from neural_pipelines.parameters import Count, Fraction, Parameters
 from neural_pipelines.reporting import comparison_table, learning_curves, lines_by_step, render_template
 from neural_pipelines.training.steps import array_shapes
 from neural_pipelines.validation import DataValidationError, examples, source_of
@@ -27,6 +30,46 @@ logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 PARAMS_FILE = "conf/base/parameters_traffic_lstm.yml"
+
+
+# --- parameters ---------------------------------------------------------------------
+
+
+class TrafficIngest(Parameters):
+    """``traffic_lstm.ingest``: how the hourly table is read and what it must hold."""
+
+    timestamp_column: str
+    volume_column: str
+    timestamp_format: str | None = None  # null: let pandas infer (ISO 8601 works)
+    timezone: str | None = None  # convert timestamps with UTC offsets to this zone (IANA name), e.g. UTC
+    duplicate_timestamps: Literal["error", "keep_first"] = "error"
+    min_hours: Count
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str | None) -> str | None:
+        if zone is not None:
+            try:
+                zoneinfo.ZoneInfo(zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+                raise ValueError(f"unknown time zone {zone!r}: use an IANA name such as UTC or America/Chicago") from err
+        return zone
+
+
+class TrafficPreprocessing(Parameters):
+    """``traffic_lstm.preprocessing``: gap policy, chronological split and windows.
+
+    ``history_hours: 0`` would reach TensorFlow as an empty input and abort the process
+    natively (no Python error, MLflow runs left open); a fraction of 0 or 1.5 would fail deep
+    in scikit-learn. The types below refuse both before the run starts.
+    """
+
+    max_fill_gap_hours: NonNegativeInt  # gaps up to this long are interpolated; longer ones drop their windows
+    test_fraction: Fraction  # the last share of hours: the held-out test set
+    validation_fraction: Fraction  # of the rest, the last share: early-stopping validation
+    history_hours: Count  # past hours a window feeds the networks
+    horizon_hours: Count  # hours ahead a window forecasts
+    window_layout: Literal["recurrent", "course"]  # recurrent: (history, 1); course: (1, history)
 
 
 # --- ingest -------------------------------------------------------------------------
@@ -38,7 +81,33 @@ def _csv_lines(mask: pd.Series, values: pd.Series) -> str:
     return "CSV " + examples(lines, values[mask], noun="lines")
 
 
-def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
+def _parse_timestamps(values: pd.Series, ingest: TrafficIngest, source: str) -> pd.Series:
+    """Timestamps as pandas reads them; with ``ingest.timezone``, every one converted to that zone's clock time.
+
+    A local-time export across a daylight-saving change mixes UTC offsets (-05:00, then -06:00),
+    which pandas refuses to put in one column: the lines are named, and the fix is to choose
+    the zone to count hours in. Timestamps without an offset are taken as UTC when converting.
+    """
+    if ingest.timezone is not None:
+        parsed = pd.to_datetime(values, errors="coerce", format=ingest.timestamp_format, utc=True)
+        return parsed.dt.tz_convert(ingest.timezone).dt.tz_localize(None)
+    try:
+        return pd.to_datetime(values, errors="coerce", format=ingest.timestamp_format)
+    except ValueError as err:
+        if "Mixed timezones" not in str(err):
+            raise
+    offsets = values.astype(str).str.extract(r"(Z|[+-]\d\d:?\d\d)\s*$")[0].fillna("none")
+    raise DataValidationError(
+        source,
+        ingest.timestamp_column,
+        f"timestamps with different UTC offsets ({', '.join(offsets.unique())}), as in a local-time export across a "
+        f"daylight-saving change; the offset changes on {_csv_lines(offsets != offsets.iloc[0], values)}",
+        f"set traffic_lstm.ingest.timezone ({PARAMS_FILE} or conf/local) to the zone to count hours in: UTC keeps every "
+        "hour exactly once; a local zone such as America/Chicago repeats an hour each autumn (add duplicate_timestamps: keep_first)",
+    )
+
+
+def ingest_traffic(raw: pd.DataFrame, ingest: TrafficIngest) -> pd.DataFrame:
     """Validate a raw hourly traffic table; keep ``datetime`` and ``traffic_volume``, sorted.
 
     Empty volume cells are allowed (the gap policy of :func:`regularize_hourly` handles
@@ -47,7 +116,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
     non-hourly timestamp, or a series too short for one window stops the run.
     """
     source = source_of(raw)
-    time_column, volume_column = ingest["timestamp_column"], ingest["volume_column"]
+    time_column, volume_column = ingest.timestamp_column, ingest.volume_column
     for column in (time_column, volume_column):
         if column not in raw.columns:
             raise DataValidationError(
@@ -58,7 +127,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
                 f"volume_column ({PARAMS_FILE}, overridable in conf/local)",
             )
 
-    timestamps = pd.to_datetime(raw[time_column], errors="coerce", format=ingest.get("timestamp_format"))
+    timestamps = _parse_timestamps(raw[time_column], ingest, source)
     unparsed = timestamps.isna()
     if unparsed.any():
         raise DataValidationError(
@@ -94,7 +163,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
             "traffic volumes are counts (>= 0); fix or blank those cells",
         )
 
-    if ingest.get("duplicate_timestamps", "error") == "keep_first":
+    if ingest.duplicate_timestamps == "keep_first":
         # The full UCI file repeats an hour once per weather condition, with the same volume.
         repeated = timestamps.duplicated(keep="first")
         if repeated.any():
@@ -129,7 +198,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
             f"timestamps are typically {step} apart, not one hour",
             "provide one row per hour; missing hours may simply be left out",
         )
-    needed = ingest["min_hours"]
+    needed = ingest.min_hours
     if len(traffic) < needed:
         raise DataValidationError(
             source,
@@ -151,49 +220,15 @@ def ingest_traffic(raw: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
 # --- preprocess ---------------------------------------------------------------------
 
 
-#: preprocessing key → (lowest allowed, highest allowed, what it means); None: no bound.
-PREPROCESSING_RANGES = {
-    "max_fill_gap_hours": (0, None, "hours of a gap filled by interpolation"),
-    "history_hours": (1, None, "past hours a window feeds the networks"),
-    "horizon_hours": (1, None, "hours ahead a window forecasts"),
-}
-#: fractions that must lie strictly between 0 and 1.
-PREPROCESSING_FRACTIONS = ("test_fraction", "validation_fraction")
-
-
-def check_preprocessing(preprocessing: dict[str, Any]) -> None:
-    """Refuse preprocessing settings no window can be made with, before any data is touched.
-
-    ``history_hours: 0`` would otherwise reach TensorFlow as an empty input and abort the
-    process natively (no Python error, MLflow runs left open); ``test_fraction: 1.5`` would
-    fail deep in scikit-learn. The message names the key, the value, what is allowed and the file.
-    """
-    problems = []
-    for key, (low, high, meaning) in PREPROCESSING_RANGES.items():
-        value = preprocessing[key]
-        if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
-            problems.append(f"{key}={value!r} ({meaning}: a whole number >= {low})")
-    for key in PREPROCESSING_FRACTIONS:
-        value = preprocessing[key]
-        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < 1:
-            problems.append(f"{key}={value!r} (a fraction of the hours, strictly between 0 and 1)")
-    if preprocessing["window_layout"] not in ("recurrent", "course"):
-        problems.append(f"window_layout={preprocessing['window_layout']!r} (recurrent or course)")
-    if problems:
-        raise ValueError(f"traffic_lstm.preprocessing: {'; '.join(problems)}. Fix it in {PARAMS_FILE} (or your --params / conf/local).")
-
-
-def regularize_hourly(traffic: pd.DataFrame, preprocessing: dict[str, Any]) -> pd.DataFrame:
+def regularize_hourly(traffic: pd.DataFrame, preprocessing: TrafficPreprocessing) -> pd.DataFrame:
     """Put the series on a complete hourly index and apply the gap policy.
 
     Policy: a run of missing hours (absent rows or empty volumes) at most
     ``max_fill_gap_hours`` long is filled by linear interpolation in time and flagged in
     ``imputed``; a longer run stays missing, and every window that touches it is dropped
-    later, so no model trains or is scored on invented hours. The preprocessing settings are
-    checked here, by the first node that reads them.
+    later, so no model trains or is scored on invented hours.
     """
-    check_preprocessing(preprocessing)
-    max_gap = int(preprocessing["max_fill_gap_hours"])
+    max_gap = preprocessing.max_fill_gap_hours
     index = pd.date_range(traffic["datetime"].iloc[0], traffic["datetime"].iloc[-1], freq="h", name="datetime")
     volume = traffic.set_index("datetime")["traffic_volume"].reindex(index)
 
@@ -215,7 +250,7 @@ def regularize_hourly(traffic: pd.DataFrame, preprocessing: dict[str, Any]) -> p
     return hourly
 
 
-def split_and_scale(hourly: pd.DataFrame, preprocessing: dict[str, Any]) -> tuple[pd.DataFrame, MinMaxScaler]:
+def split_and_scale(hourly: pd.DataFrame, preprocessing: TrafficPreprocessing) -> tuple[pd.DataFrame, MinMaxScaler]:
     """Chronological split and min-max scaling fitted on the training rows only.
 
     The last ``test_fraction`` of hours is the held-out test set (the course validated on
@@ -223,8 +258,8 @@ def split_and_scale(hourly: pd.DataFrame, preprocessing: dict[str, Any]) -> tupl
     The scaler never sees validation or test rows.
     """
     n_hours = len(hourly)
-    test_start = round(n_hours * (1 - preprocessing["test_fraction"]))
-    validation_start = round(test_start * (1 - preprocessing["validation_fraction"]))
+    test_start = round(n_hours * (1 - preprocessing.test_fraction))
+    validation_start = round(test_start * (1 - preprocessing.validation_fraction))
     split = np.full(n_hours, "train", dtype=object)
     split[validation_start:test_start] = "validation"
     split[test_start:] = "test"
@@ -245,7 +280,7 @@ def split_and_scale(hourly: pd.DataFrame, preprocessing: dict[str, Any]) -> tupl
     return scaled, scaler
 
 
-def make_windows(scaled: pd.DataFrame, preprocessing: dict[str, Any]) -> dict[str, np.ndarray]:
+def make_windows(scaled: pd.DataFrame, preprocessing: TrafficPreprocessing) -> dict[str, np.ndarray]:
     """Sliding windows: ``history_hours`` inputs → the next ``horizon_hours`` targets.
 
     A window belongs to the split that holds *all* its target hours (its inputs may reach
@@ -254,10 +289,8 @@ def make_windows(scaled: pd.DataFrame, preprocessing: dict[str, Any]) -> dict[st
     ``(n, history, 1)`` so recurrent layers step through the hours; ``course`` gives the
     course's ``(n, 1, history)``: one step of ``history`` features.
     """
-    history, horizon = int(preprocessing["history_hours"]), int(preprocessing["horizon_hours"])
-    layout = preprocessing["window_layout"]
-    if layout not in ("recurrent", "course"):
-        raise ValueError(f"traffic_lstm.preprocessing.window_layout={layout!r} in {PARAMS_FILE}; use 'recurrent' or 'course'.")
+    history, horizon = preprocessing.history_hours, preprocessing.horizon_hours
+    layout = preprocessing.window_layout
 
     series = scaled["scaled"].to_numpy(dtype="float32")
     windows = sliding_window_view(series, history + horizon)
@@ -273,7 +306,7 @@ def make_windows(scaled: pd.DataFrame, preprocessing: dict[str, Any]) -> dict[st
         keep = complete & (first_split == code) & (last_split == code)
         if not keep.any():
             raise DataValidationError(
-                "traffic series",
+                source_of(scaled, "traffic series"),
                 "traffic_volume",
                 f"no complete {history}+{horizon}-hour window falls in the {name} split ({int((split_codes == code).sum())} hours)",
                 "provide a longer series or fewer missing hours",
@@ -297,7 +330,7 @@ def make_windows(scaled: pd.DataFrame, preprocessing: dict[str, Any]) -> dict[st
 # --- Keras variants (build and train: the shared steps in training/steps.py) ---
 
 
-def window_shapes(windows: dict[str, np.ndarray], preprocessing: dict[str, Any]) -> dict[str, Any]:
+def window_shapes(windows: dict[str, np.ndarray], preprocessing: TrafficPreprocessing) -> dict[str, Any]:
     """The networks' input shape and outputs, read off the windows and checked against ``preprocessing``.
 
     A run of one variant (``--namespaces=traffic_lstm.lstm``) trains on the windows an earlier
@@ -306,12 +339,12 @@ def window_shapes(windows: dict[str, np.ndarray], preprocessing: dict[str, Any])
     something the variant's MLflow run would describe wrongly.
     """
     shapes = array_shapes(windows)
-    history, horizon = int(preprocessing["history_hours"]), int(preprocessing["horizon_hours"])
-    expected = [history, 1] if preprocessing["window_layout"] == "recurrent" else [1, history]
+    history, horizon = preprocessing.history_hours, preprocessing.horizon_hours
+    expected = [history, 1] if preprocessing.window_layout == "recurrent" else [1, history]
     if shapes != {"input_shape": expected, "outputs": horizon}:
         raise ValueError(
             f"The saved windows have inputs {tuple(shapes['input_shape'])} and {shapes['outputs']} targets, but "
-            f"traffic_lstm.preprocessing says {tuple(expected)} and {horizon} ({preprocessing['window_layout']} layout): "
+            f"traffic_lstm.preprocessing says {tuple(expected)} and {horizon} ({preprocessing.window_layout} layout): "
             "they were made with other settings. Run make_windows again (kedro run --pipelines=traffic_lstm)."
         )
     return shapes
@@ -326,7 +359,7 @@ def predict_windows(model: keras.Model, windows: dict[str, np.ndarray]) -> np.nd
 
 
 def forecast_baseline(
-    scaled: pd.DataFrame, windows: dict[str, np.ndarray], baseline: dict[str, Any], preprocessing: dict[str, Any]
+    scaled: pd.DataFrame, windows: dict[str, np.ndarray], baseline: dict[str, Any], preprocessing: TrafficPreprocessing
 ) -> np.ndarray:
     """Naive forecasts for exactly the test windows the networks are scored on.
 
@@ -335,7 +368,7 @@ def forecast_baseline(
     168: same hours last week). s must be >= the horizon so no future value is used.
     """
     series = scaled["scaled"].to_numpy(dtype="float32")
-    horizon = int(preprocessing["horizon_hours"])
+    horizon = preprocessing.horizon_hours
     target_start = windows["target_start_test"]
     method = baseline["method"]
     if method == "persistence":
@@ -347,7 +380,7 @@ def forecast_baseline(
         lagged = target_start[:, None] + np.arange(horizon)[None, :] - season
         if lagged.min() < 0:
             raise DataValidationError(
-                "traffic series",
+                source_of(scaled, "traffic series"),
                 "traffic_volume",
                 f"the first test window needs {season} hours of history before it",
                 "provide a longer series",
@@ -419,7 +452,7 @@ def build_report(
     scaled: pd.DataFrame,
     windows: dict[str, np.ndarray],
     scaler: MinMaxScaler,
-    preprocessing: dict[str, Any],
+    preprocessing: TrafficPreprocessing,
     reporting: dict[str, Any],
 ) -> tuple[pd.DataFrame, Figure, Figure, Figure, str]:
     """The comparison table, three figures and the HTML report that shows them all.
@@ -450,7 +483,7 @@ def render_report(
     figures: dict[str, Figure],
     scaled: pd.DataFrame,
     windows: dict[str, np.ndarray],
-    preprocessing: dict[str, Any],
+    preprocessing: TrafficPreprocessing,
     reporting: dict[str, Any],
 ) -> str:
     """The pipeline's HTML report (template ``traffic_lstm.html.j2``): verdict, table, data, figures.

@@ -37,7 +37,7 @@ from neural_pipelines.models import compile_model, trainable_count
 from neural_pipelines.models.transfer import split_at, unfreeze_top_layers
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
-from neural_pipelines.training import fit_from_params, seed_everything
+from neural_pipelines.training import TrainingSettings, fit_from_params, seed_everything
 from neural_pipelines.training.tfdata import image_file_dataset, load_image_array
 from neural_pipelines.validation import DEFAULT_MAX_PIXELS, source_of, validate_image_folder
 
@@ -180,7 +180,7 @@ def train_model(
     features: dict[str, np.ndarray],
     optimizer: dict[str, Any],
     compilation: dict[str, Any],
-    training: dict[str, Any],
+    training: TrainingSettings,
     feature_settings: dict[str, Any],
     seed: int,
 ) -> tuple[keras.Model, dict[str, Any]]:
@@ -192,12 +192,12 @@ def train_model(
     the caching time, reported apart from ``train_seconds`` (the fit alone). The record also names the feature
     layer (``cut_layer``, ``None``: the whole base) and the layers that trained, for the report.
 
-    ``training["patience"]`` must be ``None``: the ``val_`` data is the test set (the datasets
+    ``training.patience`` must be ``None``: the ``val_`` data is the test set (the datasets
     have no third split), and early stopping on it would let the test set choose the epoch.
     """
-    if training.get("patience") is not None:
+    if training.patience is not None:
         raise ValueError(
-            f"training.patience is {training['patience']!r} for {model.name}; set it to null in {PARAMS_FILE}: "
+            f"training.patience is {training.patience!r} for {model.name}; set it to null in {PARAMS_FILE}: "
             "validation is the test set here (the datasets have no third split), so stopping early on it "
             "would let the test set choose the epoch."
         )

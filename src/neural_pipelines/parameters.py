@@ -1,0 +1,28 @@
+"""Typed parameter blocks, validated by Kedro before a run touches anything.
+
+Kedro 1.7 validates every ``params:`` input whose node argument is annotated with a
+pydantic model, for the pipelines a ``kedro run`` runs, while it builds the catalog: before
+any hook, MLflow run or node. A wrong type, a value out of range, a name not allowed or a
+key nothing reads stops the run with the key, the value and what is allowed (the project's
+context, :class:`neural_pipelines.config.ProjectContext`, adds the file to edit). The node
+then receives the model instance, so a setting Keras would silently replace (``batch_size:
+0`` trains at 32) or TensorFlow would abort on (``history_hours: 0``) never reaches them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: A share of the rows, strictly between 0 and 1 (0 leaves a split empty; 1 leaves nothing else).
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+#: A count that must be at least one (epochs, batch size, hours of a window …).
+Count = Annotated[int, Field(ge=1)]
+
+
+class Parameters(BaseModel):
+    """A parameter block: every key known, types as written (``"32"`` is not a batch size), read-only."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
