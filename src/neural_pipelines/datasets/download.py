@@ -4,6 +4,8 @@ Used by the ``full`` environment for the course's full-size data. The download s
 ``<file>.part`` and is renamed into place only when complete and (if ``sha256`` is given)
 matching, so an interrupted or corrupt download never leaves a file that a later run would
 trust. Offline, loading fails at once with the URL and the exact path to place the file at.
+An https URL that redirects to plain http (or any other unencrypted scheme) is refused before
+the unencrypted address is requested (``refuse_downgrade``), with the same instructions.
 
 ``download_checked`` is that download on its own (``archive.ensure_extracted`` uses it too).
 """
@@ -20,6 +22,7 @@ import urllib.request
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import parse_dataset_definition
@@ -38,18 +41,57 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+class DowngradeRedirectError(urllib.error.URLError):
+    """An https download redirected to an unencrypted URL (e.g. plain http), refused before that URL is requested."""
+
+    def __init__(self, url: str, redirected_to: str) -> None:
+        self.url, self.redirected_to = url, redirected_to
+        super().__init__(f"{url} redirects to {redirected_to}, which is not https")
+
+
+def refuse_downgrade(url: str, redirected_to: str) -> None:
+    """Raises ``DowngradeRedirectError`` when ``url`` is https and the redirect target is not (http, ftp …).
+
+    Followed, such a redirect would fetch the file unencrypted: anyone on the way could read
+    or replace it (a pinned ``sha256`` would catch a replaced file, an unpinned one would not).
+    http → http, http → https and https → https redirects are followed as before.
+    """
+    if urlsplit(url).scheme.lower() == "https" and urlsplit(redirected_to).scheme.lower() != "https":
+        raise DowngradeRedirectError(url, redirected_to)
+
+
+class RefuseDowngradeRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirect handling, except that a redirect from https to a non-https URL raises ``DowngradeRedirectError``.
+
+    Checked on every hop, so https → https → http is refused at its last hop, before the
+    http URL is requested.
+    """
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        try:
+            refuse_downgrade(req.full_url, newurl)
+        except DowngradeRedirectError:
+            fp.close()  # the redirect response: nothing else reads or closes it when this raises
+            raise
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _open(url: str, timeout: float) -> Any:
     """``urlopen(url)``, given up on after ``timeout`` seconds even while the name is still resolving.
 
     A socket timeout does not cover DNS resolution, which can hang for tens of seconds on a
     machine with no network; so the request runs in a daemon thread and is abandoned when
-    it has no answer in time. The response's reads keep the socket timeout.
+    it has no answer in time. The response's reads keep the socket timeout. Redirects from
+    https to plain http raise ``DowngradeRedirectError`` (``RefuseDowngradeRedirects``).
     """
     outcome: list[Any] = []
+    opener = urllib.request.build_opener(RefuseDowngradeRedirects)  # replaces urllib's HTTPRedirectHandler
 
     def attempt() -> None:
         try:
-            outcome.append(urllib.request.urlopen(url, timeout=timeout))
+            outcome.append(opener.open(url, timeout=timeout))
         except BaseException as err:
             outcome.append(err)
 
@@ -75,6 +117,10 @@ def download_checked(url: str, destination: Path | str, sha256: str | None = Non
 
     ``timeout`` bounds the wait for the server (name lookup and connection included) and
     every read, so an offline machine fails within about ``timeout`` seconds.
+
+    An https ``url`` that redirects to plain http (or another unencrypted scheme) is refused
+    before the http URL is requested: a ``DatasetError`` names both URLs and says to download
+    the file over https by hand (``hint``, or where to place it); nothing is written.
     """
     destination = Path(destination)
     expected_sha256 = sha256.lower() if sha256 else None
@@ -93,6 +139,13 @@ def download_checked(url: str, destination: Path | str, sha256: str | None = Non
                 received += len(chunk)
         if expected is not None and received != int(expected):
             raise OSError(f"connection closed after {received} of {expected} bytes")
+    except DowngradeRedirectError as err:
+        partial.unlink(missing_ok=True)
+        fix = suffix or f" Download {url} yourself over https and place it at {destination}, then run again."
+        raise DatasetError(
+            f"Refused to download {url}: it redirects to {err.redirected_to}, which is not https, so the file would "
+            f"travel unencrypted and could be read or altered on the way; nothing was kept.{fix}"
+        ) from err
     except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as err:
         partial.unlink(missing_ok=True)
         raise DatasetError(f"Could not download {url}: {err}.{suffix}") from err
@@ -141,7 +194,8 @@ class DownloadedFileDataset(AbstractDataset[None, Any]):
 
     def _place_it_yourself(self) -> str:
         checksum = f" (sha256 {self._sha256})" if self._sha256 else ""
-        return f"Download {self._url} yourself and place it at {self._filepath}{checksum}, then run again."
+        over = " over https" if urlsplit(self._url).scheme.lower() == "https" else ""
+        return f"Download {self._url} yourself{over} and place it at {self._filepath}{checksum}, then run again."
 
     def _download(self) -> None:
         download_checked(self._url, self._filepath, self._sha256, self._timeout, hint=self._place_it_yourself())
