@@ -54,18 +54,18 @@ def variant_of(node: Node) -> tuple[str, str] | None:
 def flatten_params(params: dict[str, Any] | BaseModel, prefix: str = "") -> dict[str, Any]:
     """Flatten nested parameter dicts (and validated parameter models) into MLflow-style dotted keys."""
     flat: dict[str, Any] = {}
-    for key, value in as_dict(params).items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict | BaseModel):
+    for key, raw in plain(params).items():
+        name, value = f"{prefix}{key}", plain(raw)
+        if isinstance(value, dict):
             flat.update(flatten_params(value, f"{name}."))
         else:
             flat[name] = value
     return flat
 
 
-def as_dict(params: dict[str, Any] | BaseModel) -> dict[str, Any]:
-    """A parameter block as a dict: Kedro hands nodes a validated block as its pydantic model."""
-    return params.model_dump() if isinstance(params, BaseModel) else params
+def plain(value: Any) -> Any:
+    """A parameter value as written in YAML: Kedro hands nodes a validated block as its pydantic model."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 
 def variant_params(node_inputs: dict[str, Any], namespace: str) -> dict[str, Any]:
@@ -75,13 +75,14 @@ def variant_params(node_inputs: dict[str, Any], namespace: str) -> dict[str, Any
     ``model.*`` so the same hyperparameter has the same name in every variant's run.
     """
     params: dict[str, Any] = {}
-    for name, value in node_inputs.items():
+    for name, raw in node_inputs.items():
         if not name.startswith("params:"):
             continue
         key = name.removeprefix("params:")
         for scope in (f"{namespace}.", f"{namespace.split('.', maxsplit=1)[0]}."):
             key = key.removeprefix(scope)
-        params.update(flatten_params(value, f"{key}.") if isinstance(value, dict | BaseModel) else {key: value})
+        value = plain(raw)
+        params.update(flatten_params(value, f"{key}.") if isinstance(value, dict) else {key: value})
     return params
 
 

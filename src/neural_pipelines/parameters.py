@@ -11,9 +11,10 @@ then receives the model instance, so a setting Keras would silently replace (``b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 #: A share of the rows, strictly between 0 and 1 (0 leaves a split empty; 1 leaves nothing else).
 Fraction = Annotated[float, Field(gt=0, lt=1)]
@@ -26,3 +27,16 @@ class Parameters(BaseModel):
     """A parameter block: every key known, types as written (``"32"`` is not a batch size), read-only."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ImageSize(RootModel[tuple[Annotated[int, Field(ge=1, strict=True)], Annotated[int, Field(ge=1, strict=True)]]]):
+    """``image_size: [height, width]`` every image is resized to; reads like the list it is written as."""
+
+    def __iter__(self) -> Iterator[int]:  # type: ignore[override]  # pydantic's documented RootModel idiom
+        return iter(self.root)
+
+    def __getitem__(self, index: int) -> int:
+        return self.root[index]
+
+    def __len__(self) -> int:
+        return len(self.root)

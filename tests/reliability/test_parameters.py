@@ -17,6 +17,7 @@ import pytest
 from kedro.validation.exceptions import ParameterValidationError
 from pydantic import BaseModel, ValidationError
 
+from neural_pipelines.parameters import ImageSize
 from neural_pipelines.pipelines.house_prices.nodes import HouseSplit
 from neural_pipelines.pipelines.image_cnn.nodes import ImagePreprocessing
 from neural_pipelines.pipelines.traffic_lstm.nodes import TrafficIngest, TrafficPreprocessing
@@ -65,6 +66,13 @@ RULES = [
     (ImagePreprocessing, IMAGE_SPLIT, {"images_per_class": 0}, r"images_per_class\n  Input should be greater than or equal to 1"),
 ]
 
+IMAGE_SIZES = [
+    ([0, 0], r"2 validation errors for ImageSize\n0\n  Input should be greater than or equal to 1 .*input_value=0"),
+    ([128], r"1\n  Field required"),
+    ([128, 128, 3], r"Tuple should have at most 2 items"),
+    ([128.5, 128], r"0\n  Input should be a valid integer .*input_value=128\.5"),
+]
+
 
 @pytest.mark.parametrize(
     ("model", "valid", "change", "message"), RULES, ids=[f"{rule[0].__name__}-{next(iter(rule[2]))}" for rule in RULES]
@@ -73,6 +81,13 @@ def test_each_rule_names_the_key_the_value_and_what_is_allowed(model: type[BaseM
     model.model_validate(valid)  # the valid block passes: the change alone is refused
     with pytest.raises(ValidationError, match=message):
         model.model_validate({**valid, **change})
+
+
+@pytest.mark.parametrize(("size", "message"), IMAGE_SIZES, ids=[str(size) for size, _ in IMAGE_SIZES])
+def test_an_image_size_must_be_two_whole_numbers_of_pixels(size: list, message: str) -> None:
+    assert list(ImageSize.model_validate([150, 100])) == [150, 100]
+    with pytest.raises(ValidationError, match=message):
+        ImageSize.model_validate(size)
 
 
 def test_defaults_are_the_documented_ones() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -23,7 +24,9 @@ def arrays(n: int = 12) -> dict[str, np.ndarray]:
 def test_shapes_come_from_the_training_arrays() -> None:
     assert steps.array_shapes(arrays()) == {"input_shape": [6, 1], "outputs": 3}
     assert steps.array_shapes({"x_train": np.zeros((5, 7)), "y_train": np.zeros(5)}) == {"input_shape": [7], "outputs": 1}
-    assert steps.rgb_image_shapes([64, 48]) == {"input_shape": [64, 48, 3], "outputs": 1}
+    two_classes, three_classes = pd.DataFrame({"label": [0, 1, 1]}), pd.DataFrame({"label": [0, 1, 2]})
+    assert steps.rgb_image_shapes(two_classes, [64, 48]) == {"input_shape": [64, 48, 3], "outputs": 1}  # one sigmoid
+    assert steps.rgb_image_shapes(three_classes, [64, 48])["outputs"] == 3  # softmax
 
 
 def test_build_is_seeded_and_compiled_from_the_parameter_blocks() -> None:
@@ -99,8 +102,3 @@ def test_a_compile_setting_nothing_reads_stops_the_build_naming_the_block() -> N
     # (unknown or out-of-range training settings: tests/reliability/test_parameters.py)
     with pytest.raises(ValueError, match=r"compile\.optimizer is not a compile setting"):
         steps.build_model(DENSE, ADAM, {**MSE, "optimizer": "sgd"}, TRAINING, steps.array_shapes(arrays()), seed=0)
-
-
-def test_an_image_size_without_pixels_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"image_size=\[0, 0\]: two whole numbers >= 1"):
-        steps.rgb_image_shapes([0, 0])

@@ -20,10 +20,12 @@ from typing import Any
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from neural_pipelines.models import build_architecture, compile_model
 from neural_pipelines.models.compile import trainable_count
+from neural_pipelines.parameters import ImageSize
 from neural_pipelines.training.fit import TrainingSettings, fit_from_params, seed_everything
 from neural_pipelines.training.metrics import mlflow_metric_history
 
@@ -51,13 +53,15 @@ def array_shapes(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return {"input_shape": list(arrays["x_train"].shape[1:]), "outputs": 1 if targets.ndim == 1 else int(targets.shape[1])}
 
 
-def rgb_image_shapes(image_size: list[int], outputs: int = 1) -> dict[str, Any]:
-    """``input_shape`` (height, width, 3) of RGB images resized to ``image_size``, and ``outputs`` sigmoid outputs."""
-    if len(image_size) != 2 or any(not isinstance(size, int) or isinstance(size, bool) or size < 1 for size in image_size):
-        raise ValueError(
-            f"image_size={list(image_size)!r}: two whole numbers >= 1 (height, width) are needed (conf/base/parameters_<pipeline>.yml)."
-        )
-    return {"input_shape": [int(image_size[0]), int(image_size[1]), 3], "outputs": int(outputs)}
+def rgb_image_shapes(images: pd.DataFrame, image_size: ImageSize) -> dict[str, Any]:
+    """``input_shape`` (height, width, 3) of RGB images resized to ``image_size``; one sigmoid output for two classes, else one per class.
+
+    ``images`` is the validated manifest (a ``label`` per image): reading it makes the variant's
+    first node wait for the image folder's validation, so a bad folder stops the run before
+    any variant's MLflow run opens.
+    """
+    n_classes = int(images["label"].nunique())
+    return {"input_shape": [image_size[0], image_size[1], 3], "outputs": 1 if n_classes == 2 else n_classes}
 
 
 def build_model(

@@ -97,7 +97,14 @@ def test_only_two_classes_and_two_splits_are_accepted(images: pd.DataFrame) -> N
 def build(variant: str, seed: int) -> keras.Model:
     """The variant as the pipeline's shared build step makes it from the parameter file, at the test size."""
     settings = PARAMETERS[variant]
-    return steps.build_model(settings["model"], settings["optimizer"], PARAMETERS["compile"], TRAINING, steps.rgb_image_shapes(SIZE), seed)
+    return steps.build_model(
+        settings["model"],
+        settings["optimizer"],
+        PARAMETERS["compile"],
+        TRAINING,
+        steps.rgb_image_shapes(pd.DataFrame({"label": [0, 1]}), SIZE),
+        seed,
+    )
 
 
 @pytest.fixture(scope="module")

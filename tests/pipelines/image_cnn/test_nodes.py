@@ -188,13 +188,19 @@ def test_images_per_class_keeps_a_balanced_subset() -> None:
 
 def test_build_model_is_seeded_and_has_the_course_count() -> None:
     settings = PARAMETERS["mnist_cnn"]
-    shapes = nodes.model_shapes(SHAPE, CLASSES)
+    shapes = nodes.model_shapes(nodes.split_images(labelled(10), PREPROCESSING, seed=0), SHAPE, CLASSES)
     assert shapes == {"input_shape": [28, 28, 1], "outputs": 10}
     args = (settings["model"], settings["optimizer"], PARAMETERS["compile"], TrainingSettings(**settings["training"]), shapes, 5)
     first, second = steps.build_model(*args), steps.build_model(*args)
     assert first.count_params() == 104_202
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_shapes_from_splits_made_with_another_image_shape_stop_the_variant() -> None:
+    splits = nodes.split_images(labelled(10), PREPROCESSING, seed=0)
+    with pytest.raises(ValueError, match=r"The saved splits hold 28×28 images, but image_cnn\.image_shape says 32×32"):
+        nodes.model_shapes(splits, [32, 32, 3], CLASSES)
 
 
 def test_train_model_records_per_epoch_accuracy_and_loss() -> None:
@@ -205,7 +211,7 @@ def test_train_model_records_per_epoch_accuracy_and_loss() -> None:
         settings["optimizer"],
         PARAMETERS["compile"],
         TrainingSettings(**settings["training"]),
-        nodes.model_shapes(SHAPE, CLASSES),
+        nodes.model_shapes(splits, SHAPE, CLASSES),
         0,
     )
     training = TrainingSettings(batch_size=16, max_epochs=2)

@@ -74,7 +74,7 @@ def images(folders: tuple[Path, Path]) -> pd.DataFrame:
 
 
 def built() -> keras.Model:
-    return steps.build_model(VGG16, RMSPROP, BINARY, TRAINING, steps.rgb_image_shapes(SIZE), seed=0)
+    return steps.build_model(VGG16, RMSPROP, BINARY, TRAINING, steps.rgb_image_shapes(pd.DataFrame({"label": [0, 1]}), SIZE), seed=0)
 
 
 def weights_by_layer(model: keras.Model) -> dict[str, list[np.ndarray]]:

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
 from neural_pipelines.models.image_classifiers import AUGMENTATION_LAYER
+from neural_pipelines.parameters import ImageSize
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
 from neural_pipelines.training import TrainingSettings, image_file_dataset, load_image_array
@@ -79,7 +80,7 @@ def split_files(images: pd.DataFrame, split: str) -> tuple[list[str], np.ndarray
 
 
 def make_batches(
-    images: pd.DataFrame, image_size: list[int], splits: list[str], training: TrainingSettings, seed: int
+    images: pd.DataFrame, image_size: ImageSize, splits: list[str], training: TrainingSettings, seed: int
 ) -> dict[str, tf.data.Dataset]:
     """``train`` batches of the training files, reshuffled every epoch, and ``validation`` batches of the test split.
 
@@ -116,7 +117,7 @@ def dropout_rate(model: keras.Model) -> float | None:
     return rates[-1] if rates else None
 
 
-def predict_probabilities(model: keras.Model, filepaths: list[str], image_size: list[int], batch_size: int) -> np.ndarray:
+def predict_probabilities(model: keras.Model, filepaths: list[str], image_size: ImageSize, batch_size: int) -> np.ndarray:
     """P(class 1) for each file, with augmentation and dropout off (inference mode)."""
     dataset = image_file_dataset(filepaths, None, image_size=image_size, batch_size=batch_size, cache=False)
     return np.asarray(model.predict(dataset, verbose=0), dtype=np.float64).reshape(-1)
@@ -127,7 +128,7 @@ LOGGED_METRICS = ("test_accuracy", "test_auc", "test_loss", "train_accuracy", "a
 
 
 def evaluate_model(
-    model: keras.Model, images: pd.DataFrame, classes: list[str], image_size: list[int], splits: list[str], evaluation: dict[str, Any]
+    model: keras.Model, images: pd.DataFrame, classes: list[str], image_size: ImageSize, splits: list[str], evaluation: dict[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Validation (= test) metrics, training accuracy without augmentation, and per-file predictions.
 
@@ -192,7 +193,7 @@ def plot_misclassified(
     evaluation: dict[str, Any],
     predictions: pd.DataFrame,
     classes: list[str],
-    image_size: list[int],
+    image_size: ImageSize,
     evaluation_params: dict[str, Any],
     reporting: dict[str, Any],
 ) -> Figure:
@@ -268,7 +269,7 @@ def build_report(  # noqa: PLR0913, PLR0917 (the report reads across every varia
     models: dict[str, keras.Model],
     images: pd.DataFrame,
     classes: list[str],
-    image_size: list[int],
+    image_size: ImageSize,
     splits: list[str],
     evaluation: dict[str, Any],
     reporting: dict[str, Any],
@@ -318,7 +319,7 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
     summaries: dict[str, dict[str, Any]],
     images: pd.DataFrame,
     classes: list[str],
-    image_size: list[int],
+    image_size: ImageSize,
     splits: list[str],
     reporting: dict[str, Any],
     figures: dict[str, Any],

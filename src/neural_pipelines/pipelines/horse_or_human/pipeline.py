@@ -30,7 +30,7 @@ def variant_template(variant: Mapping[str, Any]) -> Pipeline:
     return Pipeline(
         [
             step(nodes.make_batches, ["images", "params:image_size", "params:splits", "params:training", "params:seed"], "batches"),
-            *keras_steps("batches", shapes_step(rgb_image_shapes, "params:image_size")),
+            *keras_steps("batches", shapes_step(rgb_image_shapes, ["images", "params:image_size"])),
             step(
                 nodes.evaluate_model,
                 ["model", "images", "params:classes", "params:image_size", "params:splits", "params:evaluation"],

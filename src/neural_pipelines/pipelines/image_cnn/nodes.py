@@ -277,8 +277,19 @@ def split_images(images: dict[str, np.ndarray], preprocessing: ImagePreprocessin
 # --- per variant: batches and evaluation (build, train, record: training/steps.py) --------------------------------------------
 
 
-def model_shapes(image_shape: list[int], classes: list[str]) -> dict[str, Any]:
-    """The classifiers' input (height, width, channels) and one softmax output per class."""
+def model_shapes(splits: dict[str, np.ndarray], image_shape: list[int], classes: list[str]) -> dict[str, Any]:
+    """The classifiers' input (height, width, channels) and one softmax output per class, checked against the split images.
+
+    Reading the splits also makes every variant wait for the ingest's validation: a bad raw
+    file stops the run before any variant's MLflow run opens. Splits an earlier run saved with
+    another ``image_shape`` (``--namespaces`` reruns) stop it here instead of failing in ``fit``.
+    """
+    height, width = (int(size) for size in image_shape[:2])
+    if tuple(splits["x_train"].shape[1:3]) != (height, width):
+        raise ValueError(
+            f"The saved splits hold {splits['x_train'].shape[1]}×{splits['x_train'].shape[2]} images, but image_cnn.image_shape "
+            f"says {height}×{width}: they were made with other settings. Run the ingest again (kedro run --pipelines=image_cnn)."
+        )
     return {"input_shape": [int(size) for size in image_shape], "outputs": len(classes)}
 
 

@@ -25,7 +25,7 @@ def variant_template(variant: Mapping[str, Any]) -> Pipeline:
     return Pipeline(
         [
             step(nodes.make_batches, ["splits", "params:training", "params:seed"], "batches"),
-            *keras_steps("batches", shapes_step(nodes.model_shapes, ["params:image_shape", "params:classes"])),
+            *keras_steps("batches", shapes_step(nodes.model_shapes, ["splits", "params:image_shape", "params:classes"])),
             step(nodes.evaluate_model, ["model", "splits", "params:classes", "params:evaluation"], ["evaluation", "test_predictions"]),
             step(nodes.plot_confusion_matrix, ["evaluation", "params:classes"], "confusion_matrix"),
             record_step(),

@@ -35,6 +35,7 @@ from sklearn.metrics import confusion_matrix
 
 from neural_pipelines.models import compile_model, trainable_count
 from neural_pipelines.models.transfer import split_at, unfreeze_top_layers
+from neural_pipelines.parameters import ImageSize
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
 from neural_pipelines.training import TrainingSettings, fit_from_params, seed_everything
@@ -141,7 +142,7 @@ def prepare_fine_tuning(
     return model
 
 
-def cache_features(model: keras.Model, images: pd.DataFrame, image_size: list[int], features: dict[str, Any]) -> dict[str, np.ndarray]:
+def cache_features(model: keras.Model, images: pd.DataFrame, image_size: ImageSize, features: dict[str, Any]) -> dict[str, np.ndarray]:
     """The frozen part's output for every image, computed once: ``x_train``, ``y_train``, ``x_test``, ``y_test``.
 
     ``features["cut_layer"]`` names the base layer whose output is cached (``null``: the
@@ -237,7 +238,7 @@ def evaluate_model(
     model: keras.Model,
     features: dict[str, np.ndarray],
     images: pd.DataFrame,
-    image_size: list[int],
+    image_size: ImageSize,
     feature_settings: dict[str, Any],
     evaluation: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -319,7 +320,7 @@ def predict_new_images(
     summaries: dict[str, dict[str, Any]],
     models: dict[str, keras.Model],
     classes: list[str],
-    image_size: list[int],
+    image_size: ImageSize,
     predict: dict[str, Any],
 ) -> pd.DataFrame:
     """Per-file predictions for a folder of new pictures: ``file, predicted_class, confidence, model``.
@@ -352,7 +353,7 @@ def predict_new_images(
     return table
 
 
-def predictions_grid(new_images: pd.DataFrame, new_predictions: pd.DataFrame, image_size: list[int]) -> Figure:
+def predictions_grid(new_images: pd.DataFrame, new_predictions: pd.DataFrame, image_size: ImageSize) -> Figure:
     """The new pictures, each captioned with its predicted class and confidence."""
     paths = dict(zip(new_images["file"].astype(str), new_images["filepath"].astype(str), strict=True))
     rows = list(new_predictions.itertuples())
@@ -371,7 +372,7 @@ def build_report(  # noqa: PLR0913, PLR0917 (the report reads across every varia
     new_images: pd.DataFrame,
     new_predictions: pd.DataFrame,
     classes: list[str],
-    image_size: list[int],
+    image_size: ImageSize,
     reporting: dict[str, Any],
 ) -> tuple[pd.DataFrame, Figure, Figure, Figure, Figure, str]:
     """The comparison table, four figures and the HTML report that shows them.
@@ -412,7 +413,7 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
     images: pd.DataFrame,
     new_predictions: pd.DataFrame,
     classes: list[str],
-    image_size: list[int],
+    image_size: ImageSize,
     reporting: dict[str, Any],
     figures: dict[str, Figure],
 ) -> str:

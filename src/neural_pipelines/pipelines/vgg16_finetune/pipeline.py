@@ -59,7 +59,7 @@ def train_and_evaluate() -> list[Node]:
 
 def new_head_template() -> Pipeline:
     """A pretrained base, frozen, under a new head (``feature_extraction``, ``mobilenet_v2``)."""
-    return Pipeline([shapes_step(rgb_image_shapes, "params:image_size"), build_step(), *train_and_evaluate()])
+    return Pipeline([shapes_step(rgb_image_shapes, ["images", "params:image_size"]), build_step(), *train_and_evaluate()])
 
 
 def fine_tuning_template(source: str) -> Pipeline:
