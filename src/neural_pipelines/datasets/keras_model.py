@@ -9,18 +9,17 @@ and the MLflow UI know what it takes and returns. Loading always uses Keras safe
 from __future__ import annotations
 
 import logging
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import keras
 import mlflow
 import numpy as np
 import tensorflow as tf
-from kedro.io.core import get_filepath_str
 from kedro_datasets.tensorflow import TensorFlowModelDataset
 from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
+
+from neural_pipelines.datasets.atomic import AtomicSaveMixin
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ def keras_signature(model: Any) -> ModelSignature:
     )
 
 
-class KerasModelDataset(TensorFlowModelDataset):
+class KerasModelDataset(AtomicSaveMixin, TensorFlowModelDataset):
     """``tensorflow.TensorFlowModelDataset`` for ``.keras`` files, plus MLflow model logging.
 
     Args:
@@ -55,7 +54,7 @@ class KerasModelDataset(TensorFlowModelDataset):
         self._logging_activated = True
 
     def save(self, data: Any) -> None:
-        self._save_atomically(data)
+        super().save(data)  # the .keras file, all-or-nothing (AtomicSaveMixin)
         if self._mlflow_name and self._logging_activated and mlflow.active_run() is not None:
             mlflow.keras.log_model(
                 data,
@@ -65,22 +64,3 @@ class KerasModelDataset(TensorFlowModelDataset):
                 pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"],
             )
             logger.info("MLflow: logged model '%s' to run %s", self._mlflow_name, mlflow.active_run().info.run_id)
-
-    def _save_atomically(self, data: Any) -> None:
-        """Write the ``.keras`` file next to its target under a ``.partial`` name, then rename it into place.
-
-        ``TensorFlowModelDataset`` copies the saved model straight to the version's path, so a
-        write that fails midway (a full disk, a kill) would leave a truncated file as the newest
-        version, which every later load would pick. A rename is all-or-nothing.
-        """
-        save_path = get_filepath_str(self._get_save_path(), self._protocol)
-        partial = f"{save_path}.partial"
-        with tempfile.TemporaryDirectory(prefix=self._tmp_prefix) as tempdir:
-            local = str(Path(tempdir) / "model.keras")
-            keras.models.save_model(data, local, **self._save_args)
-            try:
-                self._fs.put(local, partial)
-                self._fs.mv(partial, save_path)
-            finally:
-                if self._fs.exists(partial):
-                    self._fs.rm(partial)

@@ -9,11 +9,13 @@ import fsspec
 import numpy as np
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version, get_filepath_str, get_protocol_and_path
 
+from neural_pipelines.datasets.atomic import AtomicSaveMixin
+
 Arrays = dict[str, np.ndarray] | np.ndarray
 SINGLE_ARRAY_KEY = "array"
 
 
-class NpzDataset(AbstractVersionedDataset[Arrays, Arrays]):
+class _NpzDataset(AbstractVersionedDataset[Arrays, Arrays]):
     """Saves ``{name: array}`` (or one array) with ``numpy.savez_compressed``; loads it back the same way.
 
     Arrays keep their dtype, so image tensors stay uint8 on disk. Loading never unpickles
@@ -54,3 +56,7 @@ class NpzDataset(AbstractVersionedDataset[Arrays, Arrays]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
+
+
+class NpzDataset(AtomicSaveMixin, _NpzDataset):
+    __doc__ = _NpzDataset.__doc__  # the version appears complete or not at all (datasets/atomic.py)

@@ -22,6 +22,8 @@ import fsspec
 import mlflow
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version, get_protocol_and_path
 
+from neural_pipelines.datasets.atomic import AtomicSaveMixin
+
 logger = logging.getLogger(__name__)
 
 #: Stated, not inferred: MLflow infers requirements by reloading the model in a subprocess (slow).
@@ -39,7 +41,7 @@ def pinned(packages: tuple[str, ...] | list[str]) -> list[str]:
     return requirements
 
 
-class MlflowPyfuncModelDataset(AbstractVersionedDataset[mlflow.pyfunc.PythonModel, Any]):
+class _MlflowPyfuncModelDataset(AbstractVersionedDataset[mlflow.pyfunc.PythonModel, Any]):
     """Saves an ``mlflow.pyfunc.PythonModel`` as a versioned local MLflow model and logs it to the active run.
 
     Example catalog entry::
@@ -68,7 +70,7 @@ class MlflowPyfuncModelDataset(AbstractVersionedDataset[mlflow.pyfunc.PythonMode
         protocol, path = get_protocol_and_path(filepath, version)
         if protocol != "file":
             raise DatasetError(f"MlflowPyfuncModelDataset writes local folders only; got {filepath!r}.")
-        self._fs = fsspec.filesystem(protocol)
+        self._protocol, self._fs = protocol, fsspec.filesystem(protocol)
         super().__init__(filepath=PurePosixPath(path), version=version, exists_function=self._fs.exists, glob_function=self._fs.glob)
         self._mlflow_name = mlflow_name
         self._requirements = pinned(list(requirements or DEFAULT_REQUIREMENTS))
@@ -100,3 +102,7 @@ class MlflowPyfuncModelDataset(AbstractVersionedDataset[mlflow.pyfunc.PythonMode
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "mlflow_name": self._mlflow_name, "version": self._version}
+
+
+class MlflowPyfuncModelDataset(AtomicSaveMixin, _MlflowPyfuncModelDataset):
+    __doc__ = _MlflowPyfuncModelDataset.__doc__  # the version appears complete or not at all (datasets/atomic.py)
