@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-
 import mlflow
 import numpy as np
 import pytest
@@ -149,63 +144,3 @@ def test_bad_user_csv_fails_clearly_and_loses_nothing(own_run: TempProject) -> N
         search_all_experiments=True, filter_string="attributes.run_name = 'traffic_lstm'", order_by=["attributes.start_time DESC"]
     )
     assert len(parents) == 2 and list(parents["status"]) == ["FAILED", "FINISHED"]
-
-
-def test_a_run_killed_mid_training_is_marked_killed_at_the_next_start_and_loses_nothing(own_run: TempProject) -> None:
-    """kill -9 (or a native abort) closes no MLflow run: the next run finds them and says KILLED, and why."""
-    versioned = "0[678]_*/**/*"  # models, model outputs, reports: every file there is a version of its own
-    before_files, before_runs = own_run.outputs(versioned), own_run.runs("traffic_lstm")
-    environment = {**os.environ, "MLFLOW_TRACKING_URI": own_run.tracking_uri, "KEDRO_DISABLE_TELEMETRY": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [
-        sys.executable,
-        "-m",
-        "kedro",
-        "run",
-        "--pipelines=traffic_lstm",
-        "--env=test",
-        "--params=traffic_lstm.training.max_epochs=100000",
-    ]
-    process = subprocess.Popen(command, cwd=own_run.path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        training = next((line for line in process.stdout if "epoch 3/100000" in line), None)  # mid-training
-    finally:
-        process.kill()
-        process.wait(timeout=60)
-    assert training is not None, "the pipeline ended before training"
-    runs = own_run.runs("traffic_lstm")
-    dead = runs[~runs["run_id"].isin(before_runs["run_id"])]
-    client = mlflow.MlflowClient()
-    dead_ids = [*dead["run_id"], dead["tags.mlflow.parentRunId"].iloc[0]]
-    assert {client.get_run(run_id).info.status for run_id in dead_ids} == {"RUNNING"}  # what the crash left: nothing FINISHED
-
-    own_run.run("traffic_lstm")
-
-    for run_id in dead_ids:
-        run = client.get_run(run_id)
-        assert run.info.status == "KILLED"
-        assert f"process {process.pid} on" in run.data.tags["killed_reason"]
-    runs = own_run.runs("traffic_lstm")
-    new = runs[~runs["run_id"].isin([*before_runs["run_id"], *dead["run_id"]])]
-    assert len(new) == 6 and set(new["status"]) == {"FINISHED"}
-    assert client.get_run(new["tags.mlflow.parentRunId"].iloc[0]).info.status == "FINISHED"
-    after_files = own_run.outputs(versioned)
-    assert {path: after_files[path] for path in before_files} == before_files  # earlier versions intact
-
-
-def test_a_second_run_in_the_same_project_is_refused_naming_the_first_and_a_dead_ones_lock_is_taken_over(own_run: TempProject) -> None:
-    lock = own_run.path / "data" / ".kedro_run.lock"
-    lock.write_text(f"{socket.gethostname()} {os.getpid()} 2026-11-25 10:00:00")  # a live process holds it: this test
-    mlflow.set_tracking_uri(own_run.tracking_uri)
-    runs_before = mlflow.search_runs(search_all_experiments=True)["run_id"].tolist()
-    with pytest.raises(RuntimeError, match=rf"process {os.getpid()} on .*, started 2026-11-25 10:00:00 .*separate copy"):
-        own_run.run("traffic_lstm")
-    assert mlflow.search_runs(search_all_experiments=True)["run_id"].tolist() == runs_before  # no MLflow run was opened
-    assert lock.exists()  # still the other run's
-
-    finished = subprocess.Popen([sys.executable, "-c", "pass"])
-    finished.wait()
-    lock.write_text(f"{socket.gethostname()} {finished.pid} 2026-11-25 10:00:00")  # left by a process that died
-    own_run.run("traffic_lstm")
-    assert not lock.exists()  # taken over, and released when the run ended
-    runs = own_run.runs("traffic_lstm")
-    assert set(runs.loc[~runs["run_id"].isin(runs_before), "status"]) == {"FINISHED"}
