@@ -19,8 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 #: A share of the rows, strictly between 0 and 1 (0 leaves a split empty; 1 leaves nothing else).
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
-#: A count that must be at least one (epochs, batch size, hours of a window …).
+#: A count that must be at least one (epochs, batch size, hours of a window, units, filters …).
 Count = Annotated[int, Field(ge=1)]
+
+#: The share of a layer's inputs dropout zeroes during training: 0 (none) up to, not including, 1.
+Dropout = Annotated[float, Field(ge=0, lt=1)]
 
 
 class Parameters(BaseModel):

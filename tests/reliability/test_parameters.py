@@ -17,10 +17,12 @@ import pytest
 from kedro.validation.exceptions import ParameterValidationError
 from pydantic import BaseModel, ValidationError
 
+from neural_pipelines.models import CompileSettings, ModelSettings, OptimizerSettings
 from neural_pipelines.parameters import ImageSize
 from neural_pipelines.pipelines.house_prices.nodes import HouseSplit
 from neural_pipelines.pipelines.image_cnn.nodes import ImagePreprocessing
 from neural_pipelines.pipelines.traffic_lstm.nodes import TrafficIngest, TrafficPreprocessing
+from neural_pipelines.pipelines.variants import configured_variants
 from neural_pipelines.training import TrainingSettings
 from tests.conftest import TempProject
 
@@ -35,6 +37,10 @@ PREPROCESSING = {
 }
 INGEST = {"timestamp_column": "datetime", "volume_column": "traffic_volume", "min_hours": 720}
 SPLIT = {"test_fraction": 0.2, "validation_fraction": 0.15}
+LSTM = {"architecture": "lstm", "units": 16}
+MLP = {"architecture": "mlp", "hidden_units": [64, 64], "dropout": 0.2}
+ADAM = {"name": "adam", "learning_rate": 0.001}
+MSE = {"loss": "mse", "metrics": ["mae", "rmse"]}
 IMAGE_SPLIT = {"test_split": "stratified", "test_fraction": 0.2, "validation_fraction": 0.1}
 
 RULES = [
@@ -64,6 +70,18 @@ RULES = [
     (HouseSplit, SPLIT, {"exclude_above": {"GrLivArea": "big"}}, r"exclude_above\.GrLivArea\n  Input should be a valid number"),
     (ImagePreprocessing, IMAGE_SPLIT, {"test_split": "random"}, r"test_split\n  Input should be 'stratified' or 'official'"),
     (ImagePreprocessing, IMAGE_SPLIT, {"images_per_class": 0}, r"images_per_class\n  Input should be greater than or equal to 1"),
+    (ModelSettings, LSTM, {"architecture": "transformer"}, r"unknown architecture 'transformer': use one of .*lstm"),
+    (ModelSettings, LSTM, {"units": 0}, r"for architecture lstm:\nunits\n  Input should be greater than or equal to 1 .*input_value=0"),
+    (ModelSettings, LSTM, {"units": "16"}, r"units\n  Input should be a valid integer .*input_value='16'"),
+    (ModelSettings, LSTM, {"unit": 16}, r"unit\n  Extra inputs are not permitted"),
+    (ModelSettings, MLP, {"dropout": 1.0}, r"dropout\n  Input should be less than 1 .*input_value=1\.0"),
+    (ModelSettings, MLP, {"hidden_units": [64, 0]}, r"hidden_units\.1\n  Input should be greater than or equal to 1"),
+    (OptimizerSettings, ADAM, {"name": "adamw2"}, r"unknown optimizer 'adamw2': use one of adam, nadam, rmsprop, sgd"),
+    (OptimizerSettings, ADAM, {"learning_rate": 0}, r"learning_rate\n  Input should be greater than 0 .*input_value=0"),
+    (OptimizerSettings, ADAM, {"momentum": 0.9}, r"momentum is not an argument of keras\.optimizers\.Adam"),
+    (CompileSettings, MSE, {"loss": "msqe"}, r"Unknown loss 'msqe'"),
+    (CompileSettings, MSE, {"metrics": ["mae", "accuracy2"]}, r"Unknown metric 'accuracy2'"),
+    (CompileSettings, MSE, {"optimizer": "sgd"}, r"optimizer is not a compile setting"),
 ]
 
 IMAGE_SIZES = [
@@ -88,6 +106,22 @@ def test_an_image_size_must_be_two_whole_numbers_of_pixels(size: list, message: 
     assert list(ImageSize.model_validate([150, 100])) == [150, 100]
     with pytest.raises(ValidationError, match=message):
         ImageSize.model_validate(size)
+
+
+def test_an_optimizer_block_may_set_any_argument_of_its_optimizer() -> None:
+    sgd = OptimizerSettings.model_validate({"name": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True})
+    assert dict(sgd) == {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True}
+
+
+def test_every_model_block_the_project_ships_is_valid() -> None:
+    """Each configured Keras variant's model, optimizer and compile blocks pass (the schema matches the builders)."""
+    checked = 0
+    for pipeline in ("traffic_lstm", "house_prices", "image_cnn", "horse_or_human", "vgg16_finetune"):
+        for block in configured_variants(pipeline).values():
+            if "architecture" in (block.get("model") or {}):
+                ModelSettings.model_validate(block["model"])
+                checked += 1
+    assert checked >= 12
 
 
 def test_defaults_are_the_documented_ones() -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
 import numpy as np
+from pydantic import ConfigDict, PositiveFloat, field_validator, model_validator
+
+from neural_pipelines.parameters import Parameters
 
 OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
     "adam": keras.optimizers.Adam,
@@ -19,9 +23,56 @@ OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
 NAMED_METRICS: dict[str, Callable[[], keras.metrics.Metric]] = {"rmse": lambda: keras.metrics.RootMeanSquaredError(name="rmse")}
 
 
+class OptimizerSettings(Parameters):
+    """An ``optimizer`` block: a ``name`` of :data:`OPTIMIZERS`, a ``learning_rate``, and any other argument that optimizer takes."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    name: str
+    learning_rate: PositiveFloat
+
+    @model_validator(mode="after")
+    def _the_optimizer_takes_these_settings(self) -> OptimizerSettings:
+        if self.name.lower() not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.name!r}: use one of {', '.join(sorted(OPTIMIZERS))}")
+        accepted = set(inspect.signature(OPTIMIZERS[self.name.lower()]).parameters) - {"name", "kwargs"}
+        unknown = sorted(set(self.model_extra or {}) - accepted)
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} is not an argument of keras.optimizers.{OPTIMIZERS[self.name.lower()].__name__}")
+        return self
+
+
+class CompileSettings(Parameters):
+    """A ``compile`` block: the ``loss`` and ``metrics`` by name (the optimizer has its own block)."""
+
+    loss: str
+    metrics: Sequence[str] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_compile_keys(cls, block: Any) -> Any:
+        unknown = sorted(set(block) - set(cls.model_fields)) if isinstance(block, dict) else []
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)} is not a compile setting (compile sets loss and metrics; the optimizer block its name, "
+                "learning rate and the rest)"
+            )
+        return block
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, name: str) -> str:
+        return _known("loss", name, keras.losses.get)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, names: Sequence[str]) -> tuple[str, ...]:
+        return tuple(name if name in NAMED_METRICS else _known("metric", name, keras.metrics.get) for name in names)
+
+
 def make_optimizer(optimizer: Mapping[str, Any]) -> keras.optimizers.Optimizer:
     """``{name: sgd, learning_rate: 0.05, momentum: 0.9}`` → ``keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)``."""
-    settings = dict(optimizer)
+    settings = dict(optimizer)  # a validated OptimizerSettings reads as its fields, extra arguments included
     name = str(settings.pop("name", "")).lower()
     if name not in OPTIMIZERS:
         raise ValueError(
@@ -53,6 +104,7 @@ def compile_model(
     built for the model's trainable weights now, so a saved model reloads with exactly the
     optimizer variables it trained with (no warning about skipped ones).
     """
+    compilation = dict(compilation)
     unknown = sorted(set(compilation) - {"loss", "metrics"})
     if unknown:
         raise ValueError(

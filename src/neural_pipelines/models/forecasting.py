@@ -13,20 +13,22 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
+from neural_pipelines.parameters import Count
 
-def build_dense(input_shape: tuple[int, int], horizon: int, units: int = 16) -> keras.Model:
+
+def build_dense(input_shape: tuple[int, int], horizon: int, units: Count = 16) -> keras.Model:
     """Flatten → Dense(units, relu) → Dense(horizon)."""
     return keras.Sequential(
         [keras.Input(shape=input_shape), layers.Flatten(), layers.Dense(units, activation="relu"), layers.Dense(horizon)], name="dense"
     )
 
 
-def build_simple_rnn(input_shape: tuple[int, int], horizon: int, units: int = 16) -> keras.Model:
+def build_simple_rnn(input_shape: tuple[int, int], horizon: int, units: Count = 16) -> keras.Model:
     """SimpleRNN(units) → Dense(horizon)."""
     return keras.Sequential([keras.Input(shape=input_shape), layers.SimpleRNN(units), layers.Dense(horizon)], name="simple_rnn")
 
 
-def build_lstm(input_shape: tuple[int, int], horizon: int, units: int = 16) -> keras.Model:
+def build_lstm(input_shape: tuple[int, int], horizon: int, units: Count = 16) -> keras.Model:
     """LSTM(units) → Dense(horizon)."""
     return keras.Sequential([keras.Input(shape=input_shape), layers.LSTM(units), layers.Dense(horizon)], name="lstm")
 

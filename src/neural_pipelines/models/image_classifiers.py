@@ -29,8 +29,10 @@ from typing import Any
 import keras
 from keras import layers
 
+from neural_pipelines.parameters import Count, Dropout
 
-def build_dnn(input_shape: Sequence[int], num_classes: int, *, units: int) -> keras.Model:
+
+def build_dnn(input_shape: Sequence[int], num_classes: int, *, units: Count) -> keras.Model:
     """Flatten → Dense(units, relu) → Dense(units, relu) → Dense(num_classes, softmax)."""
     return keras.Sequential(
         [
@@ -49,7 +51,7 @@ def conv_pool(filters: int, kernel_size: int, pool_size: int) -> list[keras.laye
     return [layers.Conv2D(filters, kernel_size, activation="relu"), layers.MaxPooling2D(pool_size)]
 
 
-def build_cnn(input_shape: Sequence[int], num_classes: int, *, filters: int, kernel_size: int, pool_size: int) -> keras.Model:
+def build_cnn(input_shape: Sequence[int], num_classes: int, *, filters: Count, kernel_size: Count, pool_size: Count) -> keras.Model:
     """Conv → MaxPool → Conv → MaxPool → Flatten → Dense(num_classes, softmax); valid padding."""
     return keras.Sequential(
         [
@@ -64,7 +66,7 @@ def build_cnn(input_shape: Sequence[int], num_classes: int, *, filters: int, ker
 
 
 def build_cnn_dnn(
-    input_shape: Sequence[int], num_classes: int, *, filters: int, kernel_size: int, pool_size: int, dense_units: int
+    input_shape: Sequence[int], num_classes: int, *, filters: Count, kernel_size: Count, pool_size: Count, dense_units: Count
 ) -> keras.Model:
     """:func:`build_cnn` with a hidden Dense(dense_units, relu) before the output."""
     return keras.Sequential(
@@ -84,12 +86,12 @@ def build_deep_cnn(  # noqa: PLR0913 (every size of the architecture is a parame
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int],
-    first_kernel_size: int,
-    kernel_size: int,
-    pool_size: int,
-    dense_units: Sequence[int],
-    dropout: float,
+    filters: Sequence[Count],
+    first_kernel_size: Count,
+    kernel_size: Count,
+    pool_size: Count,
+    dense_units: Sequence[Count],
+    dropout: Dropout,
     padding: str,
     kernel_initializer: str,
 ) -> keras.Model:
@@ -123,7 +125,7 @@ def build_deep_cnn(  # noqa: PLR0913 (every size of the architecture is a parame
 
 
 def build_mnist_cnn(
-    input_shape: Sequence[int], num_classes: int, *, filters: Sequence[int], kernel_size: int, pool_size: int
+    input_shape: Sequence[int], num_classes: int, *, filters: Sequence[Count], kernel_size: Count, pool_size: Count
 ) -> keras.Model:
     """Conv(filters[0]) → MaxPool → Conv(filters[1]) → MaxPool → Conv(filters[2]) → Flatten → Dense(num_classes)."""
     return keras.Sequential(
@@ -197,11 +199,11 @@ def build_horse_or_human_cnn(  # noqa: PLR0913 (every size of the architecture i
     outputs: int = 1,
     *,
     name: str,
-    filters: Sequence[int],
-    kernel_size: int,
-    pool_size: int,
-    dense_units: int,
-    dropout: float | None = None,
+    filters: Sequence[Count],
+    kernel_size: Count,
+    pool_size: Count,
+    dense_units: Count,
+    dropout: Dropout | None = None,
     augmentation: dict[str, Any] | None = None,
 ) -> keras.Model:
     """Input (raw RGB 0..255) → [augmentation] → Rescaling(1/255) → one Conv2D(relu) + MaxPool

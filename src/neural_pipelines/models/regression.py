@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 import keras
 from keras import layers
 
+from neural_pipelines.parameters import Count, Dropout
+
 
 def hidden_stack(units: Sequence[int], activation: str, dropout: float) -> list[layers.Layer]:
     """``Dense(u, activation)`` per entry of ``units``, each followed by ``Dropout`` when ``dropout`` > 0."""
@@ -25,7 +27,12 @@ def hidden_stack(units: Sequence[int], activation: str, dropout: float) -> list[
 
 
 def build_mlp(
-    input_shape: Sequence[int], outputs: int = 1, *, hidden_units: Sequence[int] = (64, 64), activation: str = "relu", dropout: float = 0.0
+    input_shape: Sequence[int],
+    outputs: int = 1,
+    *,
+    hidden_units: Sequence[Count] = (64, 64),
+    activation: str = "relu",
+    dropout: Dropout = 0.0,
 ) -> keras.Model:
     """Sequential MLP: Input → [Dense(u, activation) → Dropout]* → Dense(outputs), no output activation."""
     return keras.Sequential(
@@ -34,7 +41,12 @@ def build_mlp(
 
 
 def build_wide_deep(
-    input_shape: Sequence[int], outputs: int = 1, *, hidden_units: Sequence[int] = (30, 30), activation: str = "relu", dropout: float = 0.0
+    input_shape: Sequence[int],
+    outputs: int = 1,
+    *,
+    hidden_units: Sequence[Count] = (30, 30),
+    activation: str = "relu",
+    dropout: Dropout = 0.0,
 ) -> keras.Model:
     """Wide & Deep (functional API): the inputs go through the deep stack *and* straight to the output.
 

@@ -38,6 +38,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from neural_pipelines.parameters import Count, Dropout
+
 PARAMS_FILE = "conf/base/parameters_vgg16_finetune.yml"
 PREPROCESS, HEAD = "preprocess", "head"
 
@@ -125,7 +127,7 @@ def build_vgg16_transfer(input_shape: Sequence[int], outputs: int = 1, *, weight
 
 
 def build_mobilenet_v2_transfer(
-    input_shape: Sequence[int], outputs: int = 1, *, weights: str | None, dense_units: int, dropout: float
+    input_shape: Sequence[int], outputs: int = 1, *, weights: str | None, dense_units: Count, dropout: Dropout
 ) -> keras.Model:
     """MobileNetV2 without its top, frozen, under GlobalAveragePooling2D → Dense → Dropout → Dense(outputs, sigmoid).
 

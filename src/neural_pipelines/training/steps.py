@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from neural_pipelines.models import build_architecture, compile_model
+from neural_pipelines.models import CompileSettings, ModelSettings, OptimizerSettings, build_architecture, compile_model
 from neural_pipelines.models.compile import trainable_count
 from neural_pipelines.parameters import ImageSize
 from neural_pipelines.training.fit import TrainingSettings, fit_from_params, seed_everything
@@ -65,9 +65,9 @@ def rgb_image_shapes(images: pd.DataFrame, image_size: ImageSize) -> dict[str, A
 
 
 def build_model(
-    model: dict[str, Any],
-    optimizer: dict[str, Any],
-    compilation: dict[str, Any],
+    model: ModelSettings,
+    optimizer: OptimizerSettings,
+    compilation: CompileSettings,
     training: TrainingSettings,
     shapes: dict[str, Any],
     seed: int,
@@ -87,8 +87,8 @@ def build_model(
         network.count_params(),
         trainable_count(network),
         tuple(shapes["input_shape"]),
-        optimizer,
-        compilation["loss"],
+        dict(optimizer),
+        dict(compilation)["loss"],
     )
     return network
 

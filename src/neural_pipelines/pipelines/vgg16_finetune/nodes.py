@@ -33,7 +33,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
-from neural_pipelines.models import compile_model, trainable_count
+from neural_pipelines.models import CompileSettings, ModelSettings, OptimizerSettings, compile_model, trainable_count
 from neural_pipelines.models.transfer import split_at, unfreeze_top_layers
 from neural_pipelines.parameters import ImageSize
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
@@ -119,7 +119,7 @@ def _role(images: pd.DataFrame, role: str) -> tuple[list[str], np.ndarray]:
 
 
 def prepare_fine_tuning(
-    model: keras.Model, fine_tuning: dict[str, Any], optimizer: dict[str, Any], compilation: dict[str, Any], source: dict[str, Any]
+    model: keras.Model, fine_tuning: dict[str, Any], optimizer: OptimizerSettings, compilation: CompileSettings, source: ModelSettings
 ) -> keras.Model:
     """The source variant's trained model with the base's last layers unfrozen, compiled anew.
 
@@ -132,8 +132,8 @@ def prepare_fine_tuning(
     logger.info(
         "Fine-tuning %s (%s, weights %s): unfroze %s; %d of %d parameters trainable, optimizer %s",
         model.name,
-        source.get("architecture"),
-        source.get("weights") or "none (random initialization)",
+        dict(source)["architecture"],
+        dict(source).get("weights") or "none (random initialization)",
         ", ".join(unfrozen),
         trainable_count(model),
         model.count_params(),
@@ -179,8 +179,8 @@ def cache_features(model: keras.Model, images: pd.DataFrame, image_size: ImageSi
 def train_model(
     model: keras.Model,
     features: dict[str, np.ndarray],
-    optimizer: dict[str, Any],
-    compilation: dict[str, Any],
+    optimizer: OptimizerSettings,
+    compilation: CompileSettings,
     training: TrainingSettings,
     feature_settings: dict[str, Any],
     seed: int,
@@ -423,7 +423,7 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
     are ImageNet's, the variants whose cached features are (nearly) constant, what each
     variant trains on which cached output (from its summary), and the folder counts.
     """
-    base_weights = {name: model.get("weights") for name, model in settings.items()}
+    base_weights = {name: dict(model).get("weights") for name, model in settings.items()}
     course = reporting["course_results"]
     threshold = float(reporting["constant_features_below"])
     constant = [
@@ -462,6 +462,7 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
     )
 
 
-def _is_random_mobilenet_v2(model: dict[str, Any]) -> bool:
+def _is_random_mobilenet_v2(model: ModelSettings) -> bool:
     """A MobileNetV2 base without pretrained weights: its cached features are expected to be constant."""
-    return model.get("architecture") == "mobilenet_v2" and model.get("weights") is None
+    settings = dict(model)  # the validated block, or a plain mapping
+    return settings.get("architecture") == "mobilenet_v2" and settings.get("weights") is None
