@@ -36,27 +36,29 @@ class AtomicSaveMixin:
     partial path; Kedro's wrapper (logging, version checks) stays around the whole.
     """
 
+    # The type-ignores below: a mixin, whose _get_save_path, save, _protocol and _fs are the
+    # dataset's that follows it in the bases.
     _saving_partial = False
 
     def _get_save_path(self) -> PurePosixPath:
-        path = super()._get_save_path()  # type: ignore[misc]
+        path = super()._get_save_path()  # type: ignore[misc]  # the dataset's (see above)
         return path.with_name(path.name + PARTIAL_SUFFIX) if self._saving_partial else path
 
     def save(self, data: Any) -> None:
-        final = get_filepath_str(self._get_save_path(), self._protocol)  # type: ignore[attr-defined]
+        final = get_filepath_str(self._get_save_path(), self._protocol)  # type: ignore[attr-defined]  # the dataset's
         partial = final + PARTIAL_SUFFIX
-        dataset_save = super().save  # type: ignore[misc]
+        dataset_save = super().save  # type: ignore[misc]  # the dataset's
         unwrapped = getattr(dataset_save, "__wrapped__", None)  # the writer itself, without Kedro's wrapper a second time
         self._saving_partial = True
         try:
             unwrapped(self, data) if unwrapped else dataset_save(data)
         except BaseException:
-            if self._fs.exists(partial):  # type: ignore[attr-defined]
-                self._fs.rm(partial, recursive=True)  # type: ignore[attr-defined]
+            if self._fs.exists(partial):  # type: ignore[attr-defined]  # the dataset's
+                self._fs.rm(partial, recursive=True)  # type: ignore[attr-defined]  # the dataset's
             raise
         finally:
             self._saving_partial = False
-        self._fs.mv(partial, final, recursive=True)  # type: ignore[attr-defined]
+        self._fs.mv(partial, final, recursive=True)  # type: ignore[attr-defined]  # the dataset's
 
 
 class JSONDataset(AtomicSaveMixin, _JSONDataset):
