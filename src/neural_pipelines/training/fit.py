@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import numpy as np
 import tensorflow as tf
 from pydantic import NonNegativeFloat, NonNegativeInt, model_validator
+from sklearn.utils.class_weight import compute_class_weight
 
-from neural_pipelines.parameters import Count, Parameters
+from neural_pipelines.parameters import Count, Fraction, Parameters
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +71,14 @@ class FitResult:
 def fit_model(  # noqa: PLR0913 (every fit setting is keyword-only, as model.fit's)
     model: keras.Model,
     train: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
-    validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
+    validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray] | None,
     *,
     max_epochs: int,
     batch_size: int | None = None,
     patience: int | None = None,
     min_delta: float = 0.0,
     monitor: str = "val_loss",
+    class_weight: dict[int, float] | None = None,
     seed: int = 0,
     name: str = "model",
 ) -> FitResult:
@@ -84,17 +86,19 @@ def fit_model(  # noqa: PLR0913 (every fit setting is keyword-only, as model.fit
 
     Args:
         train / validation: ``tf.data`` datasets (already batched) or ``(x, y)`` arrays
-            (batched here with ``batch_size``, shuffled with ``seed``).
+            (batched here with ``batch_size``, shuffled with ``seed``); ``validation`` may be
+            ``None`` (no held-out data: no ``val_`` curves, no early stopping).
         patience: epochs without an improvement of ``monitor`` larger than ``min_delta``
             before stopping; the best epoch's weights are restored. ``None`` trains all
             ``max_epochs``.
+        class_weight: each class's weight in the loss (``None``: all 1).
     """
     callbacks: list[keras.callbacks.Callback] = [EpochLogger(name, max_epochs)]
     early_stopping = None
     if patience is not None:
         early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta, restore_best_weights=True)
         callbacks.append(early_stopping)
-    fit_args: dict[str, Any] = {"epochs": max_epochs, "callbacks": callbacks, "verbose": 0}
+    fit_args: dict[str, Any] = {"epochs": max_epochs, "callbacks": callbacks, "verbose": 0, "class_weight": class_weight}
     if isinstance(train, tuple):
         fit_args.update(x=train[0], y=train[1], batch_size=batch_size, shuffle=True)
         fit_args["validation_data"] = validation
@@ -133,6 +137,8 @@ class TrainingSettings(Parameters):
     patience: NonNegativeInt | None = None  # epochs without improvement of val_loss before stopping; null: no early stopping
     min_delta: NonNegativeFloat = 0.0  # the least change of val_loss that counts as an improvement
     steps_per_execution: Count = 1  # batches per TensorFlow call (the same training, faster on CPU)
+    class_weight: Literal["balanced"] | None = None  # balanced: each class weighs n / (k · its count) in the loss
+    validation_split: Fraction | None = None  # validate on the last share of the training data (as Keras' validation_split)
 
     @model_validator(mode="before")
     @classmethod
@@ -147,18 +153,44 @@ class TrainingSettings(Parameters):
         return block
 
 
+def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
+    """scikit-learn's ``balanced`` weights, ``n / (k · count)`` per class, from the training labels only.
+
+    A rare class then weighs as much in the loss as a common one, so the network cannot
+    ignore it; its recall usually rises at some cost to the common classes' precision.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"training.class_weight: balanced needs integer class labels; these targets are {labels.dtype} of shape "
+            f"{labels.shape} (a regression or forecasting target). Set class_weight: null for this variant."
+        )
+    classes = np.unique(labels)
+    weights = compute_class_weight("balanced", classes=classes, y=labels)
+    return {int(label): float(weight) for label, weight in zip(classes, weights, strict=True)}
+
+
 def fit_from_params(
     model: keras.Model,
     train: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
-    validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
+    validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray] | None,
     training: TrainingSettings,
     seed: int,
+    labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """:func:`fit_model` driven by a pipeline's ``training`` parameter block.
 
-    Reads ``max_epochs``, ``batch_size`` (used for array inputs), ``patience`` and
-    ``min_delta``; returns the JSON-ready fit record with the model's ``n_params``.
+    Reads ``max_epochs``, ``batch_size`` (used for array inputs), ``patience``, ``min_delta``
+    and ``class_weight`` (``balanced`` needs the training ``labels``); returns the JSON-ready
+    fit record with the model's ``n_params`` (and the class weights it used).
+    ``validation_split`` is the data step's to apply: it decides what ``validation`` is.
     """
+    class_weight = None
+    if training.class_weight == "balanced":
+        if labels is None:
+            raise ValueError(f"training.class_weight: balanced for {model.name}, but no training labels were given to weigh classes by.")
+        class_weight = balanced_class_weights(labels)
+        logger.info("%s: balanced class weights %s", model.name, {label: round(weight, 3) for label, weight in class_weight.items()})
     fit = fit_model(
         model,
         train,
@@ -167,8 +199,11 @@ def fit_from_params(
         batch_size=training.batch_size,
         patience=training.patience,
         min_delta=training.min_delta,
+        class_weight=class_weight,
         seed=seed,
         name=model.name,
     )
     fit.extra["n_params"] = int(model.count_params())
+    if class_weight is not None:
+        fit.extra["class_weights"] = {str(label): round(weight, 6) for label, weight in class_weight.items()}
     return fit.to_dict()

@@ -98,17 +98,34 @@ def train_model(model: keras.Model, data: TrainingData, training: TrainingSettin
 
     ``data`` holds either arrays ``x_train, y_train, x_validation, y_validation`` (batched and
     shuffled by Keras with ``training.batch_size``) or ready ``tf.data`` pipelines ``train`` and
-    ``validation``. Early stopping watches the validation loss when ``training.patience`` is set.
+    ``validation`` (with the training labels as ``y_train`` where ``class_weight`` needs them).
+    Early stopping watches the validation loss when ``training.patience`` is set. With arrays,
+    ``training.validation_split`` validates on the last share of the training rows instead of
+    ``x_validation`` (as Keras' ``validation_split``); a step that makes ``tf.data`` batches
+    applies it itself.
     """
     if "train" in data:
         train, validation = data["train"], data["validation"]
         if not isinstance(train, tf.data.Dataset):
             raise TypeError(f"data['train'] is a {type(train).__name__}; pass tf.data pipelines or x_/y_ arrays.")
+    elif training.validation_split is not None:
+        x_train, y_train, validation = hold_out_last(data["x_train"], data["y_train"], training.validation_split)
+        train = (x_train, y_train)
     else:
         train, validation = (data["x_train"], data["y_train"]), (data["x_validation"], data["y_validation"])
-    record = fit_from_params(model, train, validation, training, seed)
+    labels = train[1] if isinstance(train, tuple) else data.get("y_train")
+    record = fit_from_params(model, train, validation, training, seed, labels=labels)
     record["n_trainable_params"] = trainable_count(model)
     return model, record
+
+
+def hold_out_last(x: np.ndarray, y: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """``x, y`` without their last ``fraction`` of rows, and those rows as validation data (Keras' ``validation_split``)."""
+    n_validation = max(1, round(len(x) * fraction))
+    if n_validation >= len(x):
+        raise ValueError(f"training.validation_split={fraction} leaves no training rows out of {len(x)}.")
+    cut = len(x) - n_validation
+    return x[:cut], y[:cut], (x[cut:], y[cut:])
 
 
 def record_results(evaluation: dict[str, Any], fit_record: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

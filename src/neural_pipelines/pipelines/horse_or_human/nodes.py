@@ -79,9 +79,7 @@ def split_files(images: pd.DataFrame, split: str) -> tuple[list[str], np.ndarray
 # --- per variant: batches and evaluation (build, train, record: training/steps.py) --------------------------------------------
 
 
-def make_batches(
-    images: pd.DataFrame, image_size: ImageSize, splits: list[str], training: TrainingSettings, seed: int
-) -> dict[str, tf.data.Dataset]:
+def make_batches(images: pd.DataFrame, image_size: ImageSize, splits: list[str], training: TrainingSettings, seed: int) -> dict[str, Any]:
     """``train`` batches of the training files, reshuffled every epoch, and ``validation`` batches of the test split.
 
     The validation split is the test set, so it must not stop training or choose the epoch:
@@ -96,6 +94,11 @@ def make_batches(
             f"({splits[1]}) is its test set: early stopping on it would choose the epoch on the test data and bias "
             f"test_accuracy. Set `patience: null` (train all max_epochs, as in the course) in {PARAMS_FILE}."
         )
+    if training.validation_split is not None:
+        raise ValueError(
+            f"training.validation_split is {training.validation_split!r}, but horse_or_human validates on its "
+            f"{splits[1]} folder. Set `validation_split: null` in {PARAMS_FILE}."
+        )
     tf.random.set_seed(int(seed))
     batch_size = training.batch_size
     train_files, train_labels = split_files(images, splits[0])
@@ -103,6 +106,7 @@ def make_batches(
     return {
         "train": image_file_dataset(train_files, train_labels, image_size=image_size, batch_size=batch_size, shuffle_seed=seed),
         "validation": image_file_dataset(test_files, test_labels, image_size=image_size, batch_size=batch_size),
+        "y_train": np.asarray(train_labels),
     }
 
 

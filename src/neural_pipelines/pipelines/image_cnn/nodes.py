@@ -34,6 +34,7 @@ from neural_pipelines.reporting.classification import (
     misclassified_grid,
 )
 from neural_pipelines.training import TrainingSettings
+from neural_pipelines.training.steps import hold_out_last
 from neural_pipelines.training.tfdata import image_dataset
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
@@ -293,17 +294,24 @@ def model_shapes(splits: dict[str, np.ndarray], image_shape: list[int], classes:
     return {"input_shape": [int(size) for size in image_shape], "outputs": len(classes)}
 
 
-def make_batches(splits: dict[str, np.ndarray], training: TrainingSettings, seed: int) -> dict[str, tf.data.Dataset]:
+def make_batches(splits: dict[str, np.ndarray], training: TrainingSettings, seed: int) -> dict[str, Any]:
     """``train`` batches reshuffled every epoch and ``validation`` batches, uint8 → float32 / 255 once, cached.
 
+    Validation is the pipeline's validation split, or with ``training.validation_split`` the
+    last share of the training images (as Keras' ``validation_split``: the course's MNIST MLP
+    holds out 15%). ``y_train`` (the labels the batches train on) is there for class weights.
     The shuffle order depends on TensorFlow's global seed as well as ``seed``; setting it here
     makes the order the same whatever ran before this node.
     """
     tf.random.set_seed(int(seed))
-    batch_size = training.batch_size
+    x_train, y_train = splits["x_train"], splits["y_train"]
+    validation = (splits["x_validation"], splits["y_validation"])
+    if training.validation_split is not None:
+        x_train, y_train, validation = hold_out_last(x_train, y_train, training.validation_split)
     return {
-        "train": image_dataset(splits["x_train"], splits["y_train"], batch_size=batch_size, shuffle_seed=seed),
-        "validation": image_dataset(splits["x_validation"], splits["y_validation"], batch_size=batch_size),
+        "train": image_dataset(x_train, y_train, batch_size=training.batch_size, shuffle_seed=seed),
+        "validation": image_dataset(*validation, batch_size=training.batch_size),
+        "y_train": y_train,
     }
 
 

@@ -202,10 +202,13 @@ def train_model(
             "validation is the test set here (the datasets have no third split), so stopping early on it "
             "would let the test set choose the epoch."
         )
+    if training.validation_split is not None:
+        raise ValueError(f"training.validation_split is set for {model.name}; vgg16_finetune validates on its test folder: set it to null.")
     _, top = split_at(model, feature_settings.get("cut_layer"))
     compile_model(top, optimizer, compilation)
     seed_everything(seed)
-    record = fit_from_params(top, (features["x_train"], features["y_train"]), (features["x_test"], features["y_test"]), training, seed)
+    train, test = (features["x_train"], features["y_train"]), (features["x_test"], features["y_test"])
+    record = fit_from_params(top, train, test, training, seed, labels=features["y_train"])
     record |= {
         "n_params": int(model.count_params()),
         "n_trainable_params": trainable_count(model),
