@@ -13,7 +13,7 @@ from kedro.io import DataCatalog, DatasetError
 from kedro.io.core import Version
 
 from neural_pipelines.datasets import KerasModelDataset, NpzDataset, PackageFileDataset, VersionedMlflowArtifactDataset
-from neural_pipelines.datasets.keras_model import keras_signature
+from neural_pipelines.datasets.keras_model import keras_signature, model_summary
 
 
 def test_npz_round_trip_keeps_dtypes_and_values(tmp_path: Path) -> None:
@@ -78,6 +78,8 @@ def test_keras_model_round_trip_and_mlflow_flavor_with_signature(tmp_path: Path)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     logged = mlflow.keras.load_model(f"runs:/{run.info.run_id}/model")
     np.testing.assert_allclose(logged.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    summary = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/model_summary.txt")
+    assert summary == model_summary(model)  # the model's layers and counts, next to the logged model
     signature = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model").signature
     assert signature.inputs.inputs[0].shape == (-1, 6, 1)
     assert signature.outputs.inputs[0].shape == (-1, 24)
@@ -101,6 +103,23 @@ def test_a_model_write_that_fails_midway_leaves_no_newest_version(tmp_path: Path
     assert (
         KerasModelDataset(filepath=str(tmp_path / "model.keras"), version=Version(None, None), mlflow_name=None).load().count_params() > 0
     )
+
+
+def test_the_summary_lists_every_layer_with_its_shape_and_parameters() -> None:
+    frozen = keras.layers.Dense(4, name="frozen")
+    model = keras.Sequential([keras.Input((3,)), frozen, keras.layers.Dense(2, name="out")], name="tiny")
+    frozen.trainable = False
+    assert model_summary(model).splitlines() == [
+        "Model: tiny",
+        "",
+        "layer   type   output shape  parameters",
+        "frozen  Dense  (None, 4)             16",
+        "out     Dense  (None, 2)             10",
+        "",
+        "Total params: 26",  # 3·4 + 4 and 4·2 + 2
+        "Trainable params: 10",
+        "Non-trainable params: 16",
+    ]
 
 
 def test_keras_model_loads_in_safe_mode(tmp_path: Path) -> None:

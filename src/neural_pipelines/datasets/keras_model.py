@@ -8,7 +8,11 @@ and the MLflow UI know what it takes and returns. Loading always uses Keras safe
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -20,6 +24,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 
 from neural_pipelines.datasets.atomic import AtomicSaveMixin
+from neural_pipelines.models.compile import trainable_count
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +39,58 @@ def keras_signature(model: Any) -> ModelSignature:
     return ModelSignature(
         inputs=Schema([spec(tensor) for tensor in model.inputs]), outputs=Schema([spec(tensor) for tensor in model.outputs])
     )
+
+
+def model_summary(model: keras.Model) -> str:
+    """What ``model.summary()`` says, as plain text: one line per layer (name, type, output shape, parameters), then totals.
+
+    Written here rather than captured from ``summary()``, whose Rich table is cut at the
+    console's width when no terminal is attached (a ``kedro run`` in CI or under nohup).
+    """
+    rows = [("layer", "type", "output shape", "parameters")]
+    for layer in model.layers:
+        try:
+            shape = str(tuple(layer.output.shape))
+        except (AttributeError, ValueError):  # a layer without one defined output (shared, or not built)
+            shape = "?"
+        rows.append((layer.name, type(layer).__name__, shape, f"{layer.count_params():,}"))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = [f"Model: {model.name}", ""]
+    lines += [
+        "  ".join(
+            cell.rjust(width) if column == 3 else cell.ljust(width) for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    trainable = trainable_count(model)
+    lines += [
+        "",
+        f"Total params: {model.count_params():,}",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {model.count_params() - trainable:,}",
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def log_architecture_diagram(model: keras.Model, artifact_file: str) -> bool:
+    """Log ``keras.utils.plot_model``'s diagram where pydot and Graphviz are installed; never required.
+
+    Returns whether a diagram was logged; without them the summary text is the record.
+    """
+    if importlib.util.find_spec("pydot") is None or shutil.which("dot") is None:
+        logger.debug("No architecture diagram for %s: pydot or Graphviz's dot is not installed", model.name)
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / artifact_file
+        try:
+            keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_names=True)
+        except (ImportError, OSError) as err:  # Keras raises ImportError without pydot or Graphviz
+            logger.debug("No architecture diagram for %s: %s", model.name, err)
+            return False
+        if not path.exists():
+            return False
+        mlflow.log_artifact(str(path))
+    return True
 
 
 class KerasModelDataset(AtomicSaveMixin, TensorFlowModelDataset):
@@ -63,4 +120,6 @@ class KerasModelDataset(AtomicSaveMixin, TensorFlowModelDataset):
                 # Stated, not inferred: inference reloads the model in a subprocess (~10 s a model).
                 pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"],
             )
+            mlflow.log_text(model_summary(data), f"{self._mlflow_name}_summary.txt")
+            log_architecture_diagram(data, f"{self._mlflow_name}_architecture.png")
             logger.info("MLflow: logged model '%s' to run %s", self._mlflow_name, mlflow.active_run().info.run_id)
