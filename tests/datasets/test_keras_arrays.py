@@ -7,7 +7,11 @@ no test reaches the internet.
 from __future__ import annotations
 
 import gzip
+import io
+import os
+import pickle
 import socket
+import tarfile
 import threading
 import time
 import urllib.request
@@ -25,6 +29,7 @@ from neural_pipelines.datasets import KerasArraysDataset
 from neural_pipelines.datasets.keras_arrays import idx_bytes, read_idx
 from neural_pipelines.validation import source_of
 from tests.conftest import PROJECT_ROOT
+from tests.datasets.cifar_files import cifar_batch, py2_pickle, tiny_cifar, write_cifar_archive
 
 # The file names the full environment's catalog gives keras.datasets' Fashion-MNIST files.
 FASHION_FILES = yaml.safe_load((PROJECT_ROOT / "conf/full/catalog_image_cnn.yml").read_text())["_image_cnn_keras_datasets"][
@@ -168,3 +173,103 @@ def test_read_idx_decodes_the_header_dimensions(tmp_path: Path) -> None:
     path.write_bytes(b"PK\x03\x04not idx")
     with pytest.raises(ValueError, match="not an IDX file"):
         read_idx(path)
+
+
+# --- CIFAR-10: cifar-10-python.tar.gz of pickled python batches ------------------------
+
+CIFAR_FILES = {"cifar-10-python.tar.gz": None}
+
+
+class RunsACommand:
+    """Unpickling this calls os.system (through ``__reduce__``): what a tampered batch would do."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def cifar_dataset(folder: Path, origin: str = "https://unreachable.invalid/", **kwargs) -> KerasArraysDataset:
+    return KerasArraysDataset(origin=origin, folder=str(folder), files=CIFAR_FILES, name="CIFAR-10", **kwargs)
+
+
+def test_cifar_batches_come_back_channel_last_with_their_labels(tmp_path: Path, no_network: None) -> None:
+    arrays = tiny_cifar(n_train=10, n_test=4)
+    arrays["x_train"][3, 5, 7] = [200, 100, 50]  # image 3, row 5, column 7: R, G, B
+    folder = tmp_path / "data/01_raw/image_cnn/cifar-10"
+    write_cifar_archive(folder / "cifar-10-python.tar.gz", arrays)
+    loaded = cifar_dataset(folder).load()
+    assert {name: (array.shape, array.dtype) for name, array in loaded.items()} == {
+        "x_train": ((10, 32, 32, 3), np.uint8),
+        "y_train": ((10,), np.uint8),
+        "x_test": ((4, 32, 32, 3), np.uint8),
+        "y_test": ((4,), np.uint8),
+    }
+    assert loaded["x_train"][3, 5, 7].tolist() == [200, 100, 50]
+    np.testing.assert_array_equal(loaded["y_train"], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])  # data_batch_1 … 5 in order
+    np.testing.assert_array_equal(loaded["y_test"], [3, 2, 1, 0])
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(loaded[name], array)
+    assert source_of(loaded) == str(folder)
+
+
+def test_a_cifar_row_is_read_as_the_red_plane_then_green_then_blue() -> None:
+    image = np.zeros((1, 32, 32, 3), np.uint8)
+    image[0, 0, 1] = [11, 22, 33]
+    row = pickle.loads(cifar_batch(image, np.array([0]), "b"), encoding="bytes")[b"data"][0]
+    assert (row[1], row[1024 + 1], row[2048 + 1]) == (11, 22, 33)  # the file's layout: channel-first planes
+
+
+def test_offline_cifar_fails_at_once_naming_the_archive_and_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "data/01_raw/image_cnn/cifar-10"
+    with pytest.raises(DatasetError) as error:
+        cifar_dataset(folder, f"http://127.0.0.1:{closed_port()}/", timeout=5).load()
+    message = str(error.value)
+    assert message.startswith("CIFAR-10: http://127.0.0.1:")
+    assert "is not reachable" in message
+    assert "Download the file of CIFAR-10 (cifar-10-python.tar.gz)" in message
+    assert f"put them in {folder}/" in message
+
+
+def test_a_tampered_cifar_batch_is_refused_without_running_its_code(tmp_path: Path, no_network: None) -> None:
+    marker = tmp_path / "code_ran"
+    tampered = py2_pickle({"data": RunsACommand(f"touch {marker}"), "labels": [0]})
+    assert pickle.loads(tampered, encoding="bytes")[b"data"] == 0 and marker.exists()  # a plain unpickler runs it
+    marker.unlink()
+    folder = tmp_path / "cifar-10"
+    write_cifar_archive(folder / "cifar-10-python.tar.gz", tiny_cifar(), replace={"data_batch_2": tampered})
+    with pytest.raises(DatasetError, match=r"cifar-10-batches-py/data_batch_2: refused to unpickle posix\.system") as error:
+        cifar_dataset(folder).load()
+    assert "Delete it to download it again" in str(error.value)
+    assert not marker.exists()
+
+
+def test_a_cifar_batch_that_is_not_a_cifar_batch_is_named_with_the_fix(tmp_path: Path, no_network: None) -> None:
+    folder = tmp_path / "cifar-10"
+    archive = folder / "cifar-10-python.tar.gz"
+    write_cifar_archive(archive, tiny_cifar(), replace={"test_batch": py2_pickle({"data": np.zeros((1, 784), np.uint8), "labels": [0]})})
+    with pytest.raises(DatasetError, match=r"test_batch: b'data' should be a uint8 array with one 3072-byte row per image"):
+        cifar_dataset(folder).load()
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"\x80\x02}"))
+    with pytest.raises(DatasetError, match=r"data_batch_1: Ran out of input\). Delete it"):
+        cifar_dataset(folder).load()
+    archive.write_bytes(gzip.compress(b"not a tar file"))
+    with pytest.raises(DatasetError, match=r"cifar-10-python\.tar\.gz cannot be read"):
+        cifar_dataset(folder).load()
+
+
+def test_a_cifar_archive_missing_batches_names_them(tmp_path: Path, no_network: None) -> None:
+    folder = tmp_path / "cifar-10"
+    archive = folder / "cifar-10-python.tar.gz"
+    folder.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        content = cifar_batch(np.zeros((1, 32, 32, 3), np.uint8), np.array([0]), "data_batch_1")
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    with pytest.raises(DatasetError, match=r"no cifar-10-batches-py/data_batch_2, .*, cifar-10-batches-py/test_batch"):
+        cifar_dataset(folder).load()
