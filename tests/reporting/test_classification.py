@@ -18,6 +18,7 @@ from neural_pipelines.reporting.classification import (
     layer_activations,
     misclassified_grid,
     misclassified_indices,
+    rgb_channels_figure,
     tile,
 )
 
@@ -133,6 +134,39 @@ def test_feature_maps_are_the_first_convolution_outputs() -> None:
 def test_a_dense_network_has_no_first_convolution() -> None:
     model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
     assert first_conv_layer(model) is None
+
+
+def drawn_colour(axis: plt.Axes, row: int, column: int) -> tuple[float, float, float]:
+    """The RGB colour an axes' image shows at one pixel (after its colour map and scale)."""
+    image = axis.images[0]
+    return tuple(round(float(value), 3) for value in image.to_rgba(image.get_array())[row, column, :3])
+
+
+def test_rgb_channels_draws_each_channel_bright_in_its_own_colour() -> None:
+    images = np.zeros((2, 4, 4, 3), np.uint8)
+    images[0, ..., 0] = 255  # pure red
+    images[1, 2, 3] = [10, 128, 255]  # one pixel with a different value in each channel
+    figure = rgb_channels_figure(images, [3, 1], ["airplane", "automobile", "bird", "cat"], n=4)
+    axes = np.array(figure.axes).reshape(2, 4)  # one row per image: image, red, green, blue
+    assert [axis.get_title() for axis in axes[0]] == ["image", "red", "green", "blue"]
+    assert [row[0].get_ylabel() for row in axes] == ["cat", "automobile"]
+    assert drawn_colour(axes[0, 1], 0, 0) == (1.0, 0.0, 0.0)  # the red panel of a red image is bright red
+    assert drawn_colour(axes[0, 2], 0, 0) == drawn_colour(axes[0, 3], 0, 0) == (0.0, 0.0, 0.0)  # green, blue: dark
+    assert [int(axis.images[0].get_array()[2, 3]) for axis in axes[1, 1:]] == [10, 128, 255]  # R, G, B in that order
+    assert drawn_colour(axes[1, 3], 2, 3) == (0.0, 0.0, 1.0) and drawn_colour(axes[1, 3], 0, 0) == (0.0, 0.0, 0.0)
+    assert "2 images (4×4) and their red, green and blue channels" in figure.get_suptitle()
+
+
+def test_rgb_channels_of_grayscale_images_says_there_is_one_channel() -> None:
+    images = np.arange(3 * 4 * 4, dtype=np.uint8).reshape(3, 4, 4)
+    figure = rgb_channels_figure(images, [0, 1, 2], ["0", "1", "2"], n=2)
+    axes = figure.axes  # one panel per image: its one channel
+    assert len(axes) == 2 and axes[0].get_title() == "its one channel"
+    np.testing.assert_array_equal(axes[1].images[0].get_array(), images[1])
+    assert axes[1].images[0].get_clim() == (0, 255)
+    assert "2 grayscale images (4×4):\none channel" in figure.get_suptitle()
+    with pytest.raises(ValueError, match="grayscale or RGB images"):
+        rgb_channels_figure(np.zeros((1, 4, 4, 4), np.uint8), [0], ["0"])
 
 
 # --- RGB grids and binary classifiers ---------------------------------------------------

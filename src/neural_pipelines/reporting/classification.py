@@ -1,4 +1,4 @@
-"""Figures for image classifiers: confusion matrix, image grids, convolution filters and feature maps;
+"""Figures for image classifiers: confusion matrix, image grids, colour channels, convolution filters and feature maps;
 and the metrics of binary (one sigmoid output) classifiers.
 
 Shared by the image pipelines (``image_cnn``, ``horse_or_human``, ``vgg16_finetune``), so
@@ -19,11 +19,13 @@ matplotlib.use("Agg")  # reports are rendered headless, in CI as on a laptop
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from sklearn.metrics import log_loss, precision_recall_fscore_support, roc_auc_score
 
 MAX_ANNOTATED_CLASSES = 20
 CORRECT_COLOR, WRONG_COLOR = "tab:green", "tab:red"
+RGB_CHANNELS = (("red", (1.0, 0.0, 0.0)), ("green", (0.0, 1.0, 0.0)), ("blue", (0.0, 0.0, 1.0)))  # name, full-intensity colour
 
 
 def _pixel_range(images: np.ndarray) -> tuple[float | None, float | None]:
@@ -249,6 +251,48 @@ def feature_maps_figure(
     for panel in (input_axis, axis):
         panel.set_xticks([])
         panel.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def rgb_channels_figure(
+    images: np.ndarray, labels: Sequence[int], class_names: Sequence[str], n: int = 4, cell_inches: float = 1.5
+) -> Figure:
+    """The first ``n`` images, one per row: the image, then its red, green and blue channel side by side.
+
+    Each channel is drawn from black (0) to its own colour (full intensity) on the same fixed
+    scale, so a bright panel means much of that colour there and the three panels of one
+    image compare directly. Grayscale images (``(n, height, width)`` or a single channel)
+    have no colours to separate: the title says so and each image is shown as its one channel.
+    """
+    images = np.asarray(images)
+    shown = min(int(n), len(images))
+    if shown < 1:
+        raise ValueError("rgb_channels_figure needs at least one image.")
+    images = _drop_channel(images[:shown])
+    rgb = images.ndim == 4  # (images, height, width, channels) after _drop_channel: colour
+    if rgb and images.shape[-1] != len(RGB_CHANNELS):
+        raise ValueError(f"rgb_channels_figure shows grayscale or RGB images; these have shape {images.shape[1:]}.")
+    high = 255 if images.dtype == np.uint8 else 1.0
+    height, width = images.shape[1:3]
+    if rgb:
+        columns = [("image", None), *((name, LinearSegmentedColormap.from_list(name, ["black", color])) for name, color in RGB_CHANNELS)]
+        title = f"{shown} images ({height}×{width}) and their red, green and blue channels"
+    else:
+        columns = [("its one channel", "gray")]
+        title = f"{shown} grayscale images ({height}×{width}):\none channel, no red, green and blue to separate"
+    figure, axes = plt.subplots(
+        shown, len(columns), figsize=(max(cell_inches * len(columns), 4.0), cell_inches * shown + 0.8), squeeze=False
+    )
+    for row, image in enumerate(images):
+        planes = [image, *np.moveaxis(image, -1, 0)] if rgb else [image]  # the image itself, then R, G, B
+        for axis, plane, (name, cmap) in zip(axes[row], planes, columns, strict=True):
+            axis.imshow(plane, cmap=cmap, vmin=0, vmax=high, interpolation="nearest")  # RGB: vmin, vmax unused
+            axis.set(xticks=[], yticks=[])
+            if row == 0:
+                axis.set_title(name, fontsize=9)
+        axes[row, 0].set_ylabel(class_names[int(labels[row])], fontsize=8)
+    figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
 
