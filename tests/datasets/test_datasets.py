@@ -137,6 +137,14 @@ def test_signature_reads_model_shapes() -> None:
     assert signature.inputs.inputs[0].type == np.dtype("float32")
 
 
+def test_signature_names_each_input_of_a_model_with_several() -> None:
+    from neural_pipelines.models.fundamentals import build_wide_deep_two_inputs
+
+    signature = keras_signature(build_wide_deep_two_inputs({"wide": (5,), "deep": (6,)}))
+    assert {spec.name: spec.shape for spec in signature.inputs.inputs} == {"wide": (-1, 5), "deep": (-1, 6)}
+    assert signature.outputs.inputs[0].name is None  # one output stays unnamed, as before
+
+
 def test_versioned_artifact_uses_the_catalog_save_version(tmp_path: Path) -> None:
     catalog = DataCatalog.from_config(
         {

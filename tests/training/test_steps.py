@@ -29,6 +29,15 @@ def test_shapes_come_from_the_training_arrays() -> None:
     assert steps.rgb_image_shapes(three_classes, [64, 48])["outputs"] == 3  # softmax
 
 
+def test_a_model_with_named_inputs_and_data_too_small_to_hold_any_out() -> None:
+    named = {"x_train": {"wide": np.zeros((5, 2)), "deep": np.zeros((5, 3))}, "y_train": np.zeros(5)}
+    assert steps.array_shapes(named) == {"input_shape": {"wide": [2], "deep": [3]}, "outputs": 1}
+    six_points = {"x_train": np.arange(6.0).reshape(-1, 1), "y_train": 2 * np.arange(6.0) - 1}  # no x_validation
+    neuron = steps.build_model({"architecture": "single_neuron"}, ADAM, {"loss": "mse"}, TRAINING, steps.array_shapes(six_points), seed=0)
+    _, record = steps.train_model(neuron, six_points, TRAINING, seed=0)
+    assert set(record["history"]) == {"loss"} and record["epochs_run"] == 2  # no validation curve, every epoch run
+
+
 def test_build_is_seeded_and_compiled_from_the_parameter_blocks() -> None:
     shapes = steps.array_shapes(arrays())
     first, second = (

@@ -30,15 +30,20 @@ logger = logging.getLogger(__name__)
 
 
 def keras_signature(model: Any) -> ModelSignature:
-    """An MLflow tensor signature with the model's input and output shapes (batch dim = -1)."""
+    """An MLflow tensor signature with the model's input and output shapes (batch dim = -1).
 
-    def spec(tensor: Any) -> TensorSpec:
+    A model with several inputs (or outputs) names each by its Keras name: MLflow accepts
+    several tensors only when they are named.
+    """
+
+    def spec(tensor: Any, named: bool) -> TensorSpec:
         shape = tuple(-1 if dim is None else int(dim) for dim in tensor.shape)
-        return TensorSpec(np.dtype(tensor.dtype), shape)
+        return TensorSpec(np.dtype(tensor.dtype), shape, tensor.name if named else None)
 
-    return ModelSignature(
-        inputs=Schema([spec(tensor) for tensor in model.inputs]), outputs=Schema([spec(tensor) for tensor in model.outputs])
-    )
+    def schema(tensors: list[Any]) -> Schema:
+        return Schema([spec(tensor, named=len(tensors) > 1) for tensor in tensors])
+
+    return ModelSignature(inputs=schema(model.inputs), outputs=schema(model.outputs))
 
 
 def model_summary(model: keras.Model) -> str:

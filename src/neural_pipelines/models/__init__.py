@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model
 
 from neural_pipelines.models.compile import CompileSettings, OptimizerSettings, compile_model, make_optimizer, trainable_count
 from neural_pipelines.models.forecasting import FORECASTERS
+from neural_pipelines.models.fundamentals import FUNDAMENTALS
 from neural_pipelines.models.image_classifiers import BINARY_IMAGE_CLASSIFIERS, IMAGE_CLASSIFIERS
 from neural_pipelines.models.regression import REGRESSORS
 from neural_pipelines.models.transfer import TRANSFER_MODELS
@@ -29,6 +30,7 @@ ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
     **BINARY_IMAGE_CLASSIFIERS,
     **REGRESSORS,
     **TRANSFER_MODELS,
+    **FUNDAMENTALS,
 }
 
 
@@ -71,8 +73,11 @@ class ModelSettings(Parameters):
         return self
 
 
-def build_architecture(model: Mapping[str, Any], input_shape: Sequence[int], outputs: int) -> keras.Model:
-    """``ARCHITECTURES[model["architecture"]](input_shape, outputs, **rest of model)``, uncompiled."""
+def build_architecture(model: Mapping[str, Any], input_shape: Sequence[int] | Mapping[str, Sequence[int]], outputs: int) -> keras.Model:
+    """``ARCHITECTURES[model["architecture"]](input_shape, outputs, **rest of model)``, uncompiled.
+
+    ``input_shape`` is one shape, or input name → shape for a model with several named inputs.
+    """
     sizes = dict(model)
     architecture = sizes.pop("architecture", None)
     if architecture not in ARCHITECTURES:
@@ -80,6 +85,9 @@ def build_architecture(model: Mapping[str, Any], input_shape: Sequence[int], out
             f"Unknown architecture {architecture!r} in the variant's model parameters (conf/base/parameters_<pipeline>.yml); "
             f"use one of {sorted(ARCHITECTURES)}, or add a builder to neural_pipelines/models/ and name it in ARCHITECTURES."
         )
+    if isinstance(input_shape, Mapping):
+        shapes = {name: tuple(int(size) for size in shape) for name, shape in input_shape.items()}
+        return ARCHITECTURES[architecture](shapes, int(outputs), **sizes)
     return ARCHITECTURES[architecture](tuple(int(size) for size in input_shape), int(outputs), **sizes)
 
 

@@ -47,10 +47,15 @@ NOT_TRAINED: dict[str, Any] = {
 TrainingData = Mapping[str, Any]
 
 
-def array_shapes(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """``input_shape`` and ``outputs`` of a network trained on ``x_train`` → ``y_train`` (one output per target column)."""
-    targets = arrays["y_train"]
-    return {"input_shape": list(arrays["x_train"].shape[1:]), "outputs": 1 if targets.ndim == 1 else int(targets.shape[1])}
+def array_shapes(arrays: Mapping[str, Any]) -> dict[str, Any]:
+    """``input_shape`` and ``outputs`` of a network trained on ``x_train`` → ``y_train`` (one output per target column).
+
+    ``x_train`` is one array, or a dict of named arrays for a model with several inputs
+    (then ``input_shape`` is input name → shape).
+    """
+    targets, inputs = arrays["y_train"], arrays["x_train"]
+    shape = {name: list(array.shape[1:]) for name, array in inputs.items()} if isinstance(inputs, Mapping) else list(inputs.shape[1:])
+    return {"input_shape": shape, "outputs": 1 if targets.ndim == 1 else int(targets.shape[1])}
 
 
 def rgb_image_shapes(images: pd.DataFrame, image_size: ImageSize) -> dict[str, Any]:
@@ -86,7 +91,7 @@ def build_model(
         network.name,
         network.count_params(),
         trainable_count(network),
-        tuple(shapes["input_shape"]),
+        shapes["input_shape"],
         dict(optimizer),
         dict(compilation)["loss"],
     )
@@ -97,8 +102,10 @@ def train_model(model: keras.Model, data: TrainingData, training: TrainingSettin
     """Fit ``model`` per the ``training`` block; return it (trained) and its fit record.
 
     ``data`` holds either arrays ``x_train, y_train, x_validation, y_validation`` (batched and
-    shuffled by Keras with ``training.batch_size``) or ready ``tf.data`` pipelines ``train`` and
-    ``validation`` (with the training labels as ``y_train`` where ``class_weight`` needs them).
+    shuffled by Keras with ``training.batch_size``; an ``x_`` entry may be a dict of named
+    arrays for a model with several inputs; without ``x_validation``, no validation) or
+    ready ``tf.data`` pipelines ``train`` and ``validation`` (with the training labels as
+    ``y_train`` where ``class_weight`` needs them).
     Early stopping watches the validation loss when ``training.patience`` is set. With arrays,
     ``training.validation_split`` validates on the last share of the training rows instead of
     ``x_validation`` (as Keras' ``validation_split``); a step that makes ``tf.data`` batches
@@ -111,8 +118,9 @@ def train_model(model: keras.Model, data: TrainingData, training: TrainingSettin
     elif training.validation_split is not None:
         x_train, y_train, validation = hold_out_last(data["x_train"], data["y_train"], training.validation_split)
         train = (x_train, y_train)
-    else:
-        train, validation = (data["x_train"], data["y_train"]), (data["x_validation"], data["y_validation"])
+    else:  # arrays without x_validation (data too small to hold any out) train without validation
+        train = (data["x_train"], data["y_train"])
+        validation = (data["x_validation"], data["y_validation"]) if "x_validation" in data else None
     labels = train[1] if isinstance(train, tuple) else data.get("y_train")
     record = fit_from_params(model, train, validation, training, seed, labels=labels)
     record["n_trainable_params"] = trainable_count(model)
