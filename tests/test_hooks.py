@@ -103,6 +103,21 @@ def test_provenance_ignores_raw_inputs_that_no_model_variant_depends_on() -> Non
     assert data_provenance("demo", pipeline, catalog) == {"data_source": "generated", "dataset": "drawn"}
 
 
+def test_each_variant_is_tagged_with_the_data_it_was_trained_on() -> None:
+    # fundamentals: a perceptron on bundled iris, a regressor on downloaded California housing
+    catalog = DataCatalog.from_config(
+        {"demo.flowers": pickled("f.pkl", "bundled", "iris"), "demo.houses": pickled("h.pkl", "download", "california")}
+    )
+    pipeline = Pipeline(
+        [
+            Node(identity, "demo.flowers", "demo.perceptron.model", namespace="demo.perceptron", name="fit_flowers"),
+            Node(identity, "demo.houses", "demo.mlp.model", namespace="demo.mlp", name="fit_houses"),
+        ]
+    )
+    assert data_provenance("demo", pipeline, catalog, variant="perceptron") == {"data_source": "bundled", "dataset": "iris"}
+    assert data_provenance("demo", pipeline, catalog, variant="mlp") == {"data_source": "download", "dataset": "california"}
+
+
 @pytest.mark.parametrize(
     ("run_params", "name"),
     [

@@ -173,7 +173,7 @@ def describe_source(dataset: Any, dataset_name: str) -> str:
     return dataset_name
 
 
-def data_provenance(pipeline_name: str, pipeline: Pipeline, catalog: CatalogProtocol) -> dict[str, str]:
+def data_provenance(pipeline_name: str, pipeline: Pipeline, catalog: CatalogProtocol, variant: str | None = None) -> dict[str, str]:
     """``dataset`` and ``data_source`` tags for a pipeline, read from its raw input's catalog metadata.
 
     Every raw entry the project ships declares ``metadata: {data_source, dataset}``; an
@@ -182,10 +182,11 @@ def data_provenance(pipeline_name: str, pipeline: Pipeline, catalog: CatalogProt
     inputs: in ``kedro run`` the ``sample_images`` generator writes the image folders that
     ``horse_or_human`` and ``vgg16_finetune`` read, so those are not free inputs there.
     Only inputs upstream of the model variants count: a folder of new pictures that a
-    predict step reads says nothing about what the models were trained on.
+    predict step reads says nothing about what the models were trained on. With ``variant``,
+    only inputs upstream of that variant count (``fundamentals`` trains on three data sets).
     """
     own_nodes = [node for node in pipeline.nodes if (node.namespace or "").split(".")[0] == pipeline_name]
-    variant_nodes = [node.name for node in own_nodes if variant_of(node)]
+    variant_nodes = [node.name for node in own_nodes if variant_of(node) and variant in (None, variant_of(node)[1])]
     if variant_nodes:  # the models' data, not e.g. a folder of new pictures a predict step reads
         upstream = {node.name for node in pipeline.to_nodes(*variant_nodes).nodes}
         own_nodes = [node for node in own_nodes if node.name in upstream]
@@ -231,7 +232,7 @@ class MlflowVariantRunsHook:
         self._pending_nodes: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._unsaved_outputs: set[str] = set()
         self._active: tuple[str, str] | None = None
-        self._base_tags: dict[str, dict[str, str]] = {}
+        self._base_tags: dict[tuple[str, str], dict[str, str]] = {}
         self._enabled = False
 
     @hook_impl
@@ -246,18 +247,10 @@ class MlflowVariantRunsHook:
             variant = variant_of(node)
             if variant:
                 self._pending_nodes[variant].add(node.name)
-        for pipeline_name in {pipeline_name for pipeline_name, _ in self._pending_nodes}:
-            self._base_tags[pipeline_name] = {
-                "pipeline": pipeline_name,
-                "git_sha": sha,
-                **data_provenance(pipeline_name, registered_pipeline(pipeline_name, pipeline), catalog),
-            }
-            logger.info(
-                "MLflow: pipeline '%s' reads %s data (%s)",
-                pipeline_name,
-                self._base_tags[pipeline_name]["data_source"],
-                self._base_tags[pipeline_name]["dataset"],
-            )
+        for pipeline_name, model in self._pending_nodes:
+            provenance = data_provenance(pipeline_name, registered_pipeline(pipeline_name, pipeline), catalog, variant=model)
+            self._base_tags[pipeline_name, model] = {"pipeline": pipeline_name, "git_sha": sha, **provenance}
+            logger.info("MLflow: %s.%s reads %s data (%s)", pipeline_name, model, provenance["data_source"], provenance["dataset"])
         mlflow.set_tags({"git_sha": sha, **process_tags()})
         mark_dead_runs_killed(parent.info.experiment_id, parent.info.run_id)
         # kedro-mlflow names the run after the pipeline names it got, "__default__" for a plain
@@ -326,7 +319,7 @@ class MlflowVariantRunsHook:
         if variant in self._run_ids:
             mlflow.start_run(run_id=self._run_ids[variant], nested=True)
         else:
-            tags = {**self._base_tags[pipeline_name], "model": model, **process_tags()}
+            tags = {**self._base_tags[variant], "model": model, **process_tags()}
             run = mlflow.start_run(run_name=f"{pipeline_name}.{model}", nested=True, tags=tags)
             self._run_ids[variant] = run.info.run_id
             logger.info("MLflow: run '%s' (%s) started for %s.%s", model, run.info.run_id, pipeline_name, model)
