@@ -291,6 +291,12 @@ def model_shapes(splits: dict[str, np.ndarray], image_shape: list[int], classes:
             f"The saved splits hold {splits['x_train'].shape[1]}×{splits['x_train'].shape[2]} images, but image_cnn.image_shape "
             f"says {height}×{width}: they were made with other settings. Run the ingest again (kedro run --pipelines=image_cnn)."
         )
+    channels = splits["x_train"].shape[3] if splits["x_train"].ndim == 4 else 1  # grayscale is stored without a channel axis
+    if channels != int(image_shape[2]):
+        raise ValueError(
+            f"The saved splits hold images with {channels} channel(s), but image_cnn.image_shape says {int(image_shape[2])}: they were "
+            "made with other settings. Run the ingest again (kedro run --pipelines=image_cnn)."
+        )
     return {"input_shape": [int(size) for size in image_shape], "outputs": len(classes)}
 
 
