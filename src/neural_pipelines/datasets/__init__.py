@@ -8,6 +8,7 @@ from neural_pipelines.datasets.keras_model import KerasModelDataset
 from neural_pipelines.datasets.mlflow_artifact import VersionedMlflowArtifactDataset
 from neural_pipelines.datasets.npz import NpzDataset
 from neural_pipelines.datasets.package_file import PackageFileDataset
+from neural_pipelines.datasets.scikit_learn import ScikitLearnDataset
 
 __all__ = [
     "CSVTableDataset",
@@ -17,5 +18,6 @@ __all__ = [
     "KerasModelDataset",
     "NpzDataset",
     "PackageFileDataset",
+    "ScikitLearnDataset",
     "VersionedMlflowArtifactDataset",
 ]

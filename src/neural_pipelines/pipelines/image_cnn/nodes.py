@@ -32,6 +32,7 @@ from neural_pipelines.reporting.classification import (
     first_conv_layer,
     layer_activations,
     misclassified_grid,
+    rgb_channels_figure,
 )
 from neural_pipelines.training import TrainingSettings
 from neural_pipelines.training.steps import hold_out_last
@@ -273,6 +274,14 @@ def split_images(images: dict[str, np.ndarray], preprocessing: ImagePreprocessin
         splits[f"index_{name}"] = chosen
     logger.info("Split (%s test set): train %d, validation %d, test %d images", mode, len(train), len(validation), len(test))
     return splits
+
+
+def plot_rgb_channels(splits: dict[str, np.ndarray], classes: list[str], reporting: dict[str, Any]) -> Figure:
+    """The first training image of each of the first classes beside its red, green and blue channels (grayscale: its one channel)."""
+    labels = splits["y_train"]
+    shown = np.unique(labels)[: int(reporting["rgb_channel_images"])]
+    positions = [int(np.flatnonzero(labels == label)[0]) for label in shown]
+    return rgb_channels_figure(splits["x_train"][positions], labels[positions], classes, n=len(positions))
 
 
 # --- per variant: batches and evaluation (build, train, record: training/steps.py) --------------------------------------------

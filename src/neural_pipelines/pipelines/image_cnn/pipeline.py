@@ -34,11 +34,12 @@ def variant_template(variant: Mapping[str, Any]) -> Pipeline:
 
 
 def data_pipeline() -> Pipeline:
-    """Ingest and validate → uint8 images → stratified train / validation / test split; the networks' shapes."""
+    """Ingest and validate → uint8 images → stratified train / validation / test split; a few images' colour channels."""
     return Pipeline(
         [
             step(nodes.ingest_images, ["raw_images", "params:classes", "params:image_shape", "params:ingest"], "images"),
             step(nodes.split_images, ["images", "params:preprocessing", "params:seed"], "splits"),
+            step(nodes.plot_rgb_channels, ["splits", "params:classes", "params:reporting"], "rgb_channels"),
         ]
     )
 
