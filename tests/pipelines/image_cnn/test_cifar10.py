@@ -18,6 +18,7 @@ import yaml
 from kedro.framework.session import KedroSession
 from matplotlib.figure import Figure
 
+from neural_pipelines.config import ProjectConfigLoader
 from neural_pipelines.pipelines.image_cnn import nodes
 from neural_pipelines.training import TrainingSettings, steps
 from tests.conftest import PROJECT_ROOT, TempProject
@@ -42,6 +43,20 @@ def test_the_catalog_pins_the_archive_keras_fetches_with_keras_own_checksum() ->
     assert f'"{KERAS_ORIGIN}cifar-10-python.tar.gz"' in keras_source
     assert entry["origin"] == KERAS_ORIGIN and list(entry["files"]) == ["cifar-10-python.tar.gz"]
     assert f'"{entry["file_hashes"]["cifar-10-python.tar.gz"]}"' in keras_source
+
+
+def test_the_dataset_parameter_switches_class_names_image_shape_and_data_note() -> None:
+    loader = ProjectConfigLoader(
+        str(PROJECT_ROOT / "conf"),
+        env="full",
+        base_env="base",
+        default_run_env="local",
+        runtime_params={"image_cnn": {"dataset": "cifar10"}},
+        merge_strategy={"parameters": "soft"},
+    )
+    params = loader["parameters"]["image_cnn"]
+    assert params["classes"] == CIFAR_CLASSES and params["image_shape"] == [32, 32, 3]
+    assert "50,000 training" in params["reporting"]["data_note"]
 
 
 def test_rgb_arrays_are_ingested_channel_last_and_a_wrong_channel_count_is_named() -> None:
@@ -102,10 +117,7 @@ def test_full_env_cifar10_reads_the_placed_archive_into_colour_splits(temp_proje
     text = catalog.read_text().replace(KERAS_ORIGIN, "http://127.0.0.1:9/")
     catalog.write_text(text.replace(pinned, hashlib.sha256(archive.read_bytes()).hexdigest()))
     with KedroSession.create(project_path=temp_project.path, env="full", runtime_params={"image_cnn": {"dataset": "cifar10"}}) as session:
-        params = session.load_context().params["image_cnn"]
         session.run(pipeline_names=["image_cnn"], node_names=DATA_NODES)
-    assert params["classes"] == CIFAR_CLASSES and params["image_shape"] == [32, 32, 3]
-    assert "50,000 training" in params["reporting"]["data_note"]
     splits = np.load(temp_project.path / "data/05_model_input/image_cnn/splits.npz")
     assert splits["x_train"].shape[1:] == (32, 32, 3) and splits["x_train"].dtype == np.uint8
     np.testing.assert_array_equal(np.sort(splits["index_test"]), np.arange(100, 120))  # the official test batch
