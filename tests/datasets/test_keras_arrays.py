@@ -223,13 +223,13 @@ def test_a_cifar_row_is_read_as_the_red_plane_then_green_then_blue() -> None:
 
 def test_offline_cifar_fails_at_once_naming_the_archive_and_the_folder(tmp_path: Path) -> None:
     folder = tmp_path / "data/01_raw/image_cnn/cifar-10"
+    port = closed_port()
     with pytest.raises(DatasetError) as error:
-        cifar_dataset(folder, f"http://127.0.0.1:{closed_port()}/", timeout=5).load()
+        cifar_dataset(folder, f"http://127.0.0.1:{port}/", timeout=5).load()
     message = str(error.value)
-    assert message.startswith("CIFAR-10: http://127.0.0.1:")
-    assert "is not reachable" in message
-    assert "Download the file of CIFAR-10 (cifar-10-python.tar.gz)" in message
-    assert f"put them in {folder}/" in message
+    assert message.startswith(f"CIFAR-10: http://127.0.0.1:{port}/ is not reachable")
+    assert f"Download the file of CIFAR-10 (cifar-10-python.tar.gz) from http://127.0.0.1:{port}/ and put it in {folder}/" in message
+    assert message.endswith("Nothing is downloaded once it is there.")
 
 
 def test_a_tampered_cifar_batch_is_refused_without_running_its_code(tmp_path: Path, no_network: None) -> None:

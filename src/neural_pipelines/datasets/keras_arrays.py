@@ -239,11 +239,12 @@ class KerasArraysDataset(AbstractDataset[None, dict[str, np.ndarray]]):
 
     def _place_them_yourself(self, missing: list[str]) -> str:
         listed = ", ".join(self._files)
-        files = "the file" if len(self._files) == 1 else f"the {len(self._files)} files"
+        one = len(self._files) == 1
+        files, them, there = ("the file", "it", "it is") if one else (f"the {len(self._files)} files", "them", "all of them are")
         return (
             f"Download {files} of {self._name} ({listed}) from {self._origin} "
-            f"and put them in {self._folder}/ (missing now: {', '.join(missing)}); then run again. "
-            "Nothing is downloaded once all of them are there."
+            f"and put {them} in {self._folder}/ (missing now: {', '.join(missing)}); then run again. "
+            f"Nothing is downloaded once {there} there."
         )
 
     # --- fetching -------------------------------------------------------------------
