@@ -52,7 +52,7 @@ def test_params_on_the_command_line_change_one_setting_of_one_variant() -> None:
 @pytest.mark.parametrize("env", ["local", "test", "full"])
 def test_every_keras_variant_has_complete_settings_in_every_environment(env: str) -> None:
     parameters = load(env)
-    for pipeline in ("traffic_lstm", "image_cnn", "house_prices", "horse_or_human", "vgg16_finetune"):
+    for pipeline in ("traffic_lstm", "image_cnn", "house_prices", "horse_or_human", "vgg16_finetune", "fundamentals"):
         for name, block in parameters[pipeline].items():
             if is_variant(block) and "model" in block:
                 assert block["optimizer"]["name"] and block["compile"]["loss"], f"{env}: {pipeline}.{name}"

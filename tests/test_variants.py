@@ -16,7 +16,7 @@ from neural_pipelines.hooks import variant_of
 from neural_pipelines.pipelines.variants import collect_nodes, configured_variants, is_variant, namespaced, pipeline_level_keys
 from tests.conftest import PROJECT_ROOT
 
-EXPERIMENTS = ("traffic_lstm", "image_cnn", "house_prices", "horse_or_human", "vgg16_finetune")
+EXPERIMENTS = ("traffic_lstm", "image_cnn", "house_prices", "horse_or_human", "vgg16_finetune", "fundamentals")
 
 
 def double(x: int, factor: int) -> dict[str, int]:
