@@ -12,6 +12,7 @@ import hashlib
 import inspect
 
 import keras
+import mlflow
 import numpy as np
 import pytest
 import yaml
@@ -124,3 +125,6 @@ def test_full_env_cifar10_reads_the_placed_archive_into_colour_splits(temp_proje
     assert (splits["x_train"][splits["index_train"] == 0] == [255, 0, 0]).all()  # channel order survives ingest and split
     figures = list((temp_project.path / "data/08_reporting/image_cnn/rgb_channels.png").glob("*/rgb_channels.png"))
     assert len(figures) == 1
+    mlflow.set_tracking_uri(temp_project.tracking_uri)
+    (parent,) = mlflow.search_runs(search_all_experiments=True)["run_id"]  # the kedro run's own run: no variant ran
+    assert [artifact.path for artifact in mlflow.MlflowClient().list_artifacts(parent, "report")] == ["report/rgb_channels.png"]
