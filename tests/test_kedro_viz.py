@@ -22,6 +22,16 @@ VARIANTS = {
     "house_prices": ("mlp_course", "mlp", "wide_deep", "linear", "gradient_boosting"),
     "image_cnn": ("dnn", "cnn", "cnn_dnn", "deep_cnn", "mnist_cnn"),
     "horse_or_human": ("cnn", "cnn_augmented"),
+    "fundamentals": (
+        "linear_neuron",
+        "perceptron",
+        "mlp_classifier",
+        "mlp_regressor",
+        "keras_mlp",
+        "wide_deep",
+        "wide_deep_two_inputs",
+        "linear",
+    ),
     "vgg16_finetune": ("feature_extraction", "fine_tuning", "mobilenet_v2"),
 }
 
