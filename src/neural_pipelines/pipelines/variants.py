@@ -121,12 +121,16 @@ def build_step() -> Node:
     )
 
 
-def keras_steps(data: str, shapes: Node) -> list[Node]:
-    """Shapes → seeded build → train of one Keras variant, on the ``data`` dataset (arrays or tf.data)."""
+def keras_steps(data: str, shapes: Node, trained: str = "model") -> list[Node]:
+    """Shapes → seeded build → train of one Keras variant, on the ``data`` dataset (arrays or tf.data).
+
+    ``trained`` names the trained model's dataset: ``model`` (the versioned ``.keras`` file) by
+    default, or one in memory that a later node hands on to the file.
+    """
     return [
         shapes,
         build_step(),
-        step(steps.train_model, ["untrained_model", data, "params:training", "params:seed"], ["model", "fit_record"]),
+        step(steps.train_model, ["untrained_model", data, "params:training", "params:seed"], [trained, "fit_record"]),
     ]
 
 
