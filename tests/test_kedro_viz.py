@@ -32,7 +32,7 @@ VARIANTS = {
         "wide_deep_two_inputs",
         "linear",
     ),
-    "vgg16_finetune": ("feature_extraction", "fine_tuning", "mobilenet_v2"),
+    "vgg16_finetune": ("feature_extraction", "fine_tuning", "mobilenet_v2", "from_scratch"),
 }
 
 

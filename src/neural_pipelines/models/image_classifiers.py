@@ -1,5 +1,6 @@
 """Image classifiers for ``image_cnn`` (28×28 grayscale images in, class probabilities out)
-and ``horse_or_human`` (RGB images in, one sigmoid probability out; at the end of the file).
+and ``horse_or_human`` / ``vgg16_finetune.from_scratch`` (RGB images in, one sigmoid probability
+out; at the end of the file).
 
 The course's five networks, one builder each, with the layer stack written out as in the
 keras.io examples. Every size (filters, kernels, units, dropout …) is an argument that
@@ -225,4 +226,32 @@ def build_horse_or_human_cnn(  # noqa: PLR0913 (every size of the architecture i
     return keras.Sequential(stack, name=name)
 
 
-BINARY_IMAGE_CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {"horse_or_human_cnn": build_horse_or_human_cnn}
+def build_cats_vs_dogs_cnn(
+    input_shape: Sequence[int], outputs: int = 1, *, filters: Sequence[Count], kernel_size: Count, pool_size: Count
+) -> keras.Model:
+    """The course's cats-vs-dogs CNN, trained from scratch: Input (raw RGB 0..255) → Rescaling(1/255) →
+    Conv2D(relu) + MaxPool for every entry of ``filters`` but the last → Conv2D(filters[-1], relu) → Flatten → Dense(outputs, sigmoid).
+
+    The MNIST CNN's stack on RGB images with one sigmoid output and no hidden Dense layer
+    (unlike :func:`build_horse_or_human_cnn`); the course's deeper try is ``filters`` [32, 64,
+    128, 256, 512]. With [32, 64, 128]: 439,361 parameters at 224×224 (52×52×128 features into
+    Dense 1), 111,681 at 64×64.
+    """
+    *pooled, last = filters
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape), name="image"),
+            layers.Rescaling(1.0 / 255),
+            *[layer for count in pooled for layer in conv_pool(count, kernel_size, pool_size)],
+            layers.Conv2D(last, kernel_size, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(outputs, activation="sigmoid"),
+        ],
+        name="cats_vs_dogs_cnn",
+    )
+
+
+BINARY_IMAGE_CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {
+    "horse_or_human_cnn": build_horse_or_human_cnn,
+    "cats_vs_dogs_cnn": build_cats_vs_dogs_cnn,
+}

@@ -17,6 +17,7 @@ from neural_pipelines.datasets import ImageFolderDataset
 from neural_pipelines.models import trainable_count
 from neural_pipelines.models.transfer import parts, split_at
 from neural_pipelines.pipelines.vgg16_finetune import nodes
+from neural_pipelines.pipelines.vgg16_finetune.pipeline import template_for
 from neural_pipelines.reporting import render_block
 from neural_pipelines.reporting.classification import binary_metrics
 from neural_pipelines.training import TrainingSettings, load_image_array, steps
@@ -182,6 +183,72 @@ def test_fine_tuning_changes_only_block5_and_the_head_and_caches_block4_pool(ima
     assert changed == {"block5_conv1", "block5_conv2", "block5_conv3", "head"}
     _, top = split_at(model, "block4_pool")
     np.testing.assert_allclose(np.asarray(top(features["x_test"])), np.asarray(model(pixels)), rtol=1e-4, atol=1e-6)
+
+
+# --- trained from scratch on the images ----------------------------------------------
+
+SCRATCH = {"architecture": "cats_vs_dogs_cnn", "filters": [32, 64, 128], "kernel_size": 3, "pool_size": 2}
+
+
+def unbatched(dataset) -> tuple[np.ndarray, np.ndarray]:
+    """All images and labels of a ``tf.data`` pipeline of ``(images, labels)`` batches, in the order it gives them."""
+    images, labels = zip(*[(np.asarray(x), np.asarray(y)) for x, y in dataset], strict=True)
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def test_from_scratch_batches_are_the_image_files_themselves(images: pd.DataFrame) -> None:
+    batches = nodes.make_batches(images, SIZE, TRAINING, seed=0)
+    train, test = images[images["role"] == "train"], images[images["role"] == "test"]
+    expected_train = load_image_array(train["filepath"], SIZE).astype(np.float32)  # raw RGB 0..255, as the model takes it
+    x, y = unbatched(batches["train"])
+    order = [int(np.argmin(np.abs(expected_train - image).sum(axis=(1, 2, 3)))) for image in x]  # shuffled: find each image
+    assert sorted(order) == list(range(8)) and x.max() > 1.0  # every training file once, not rescaled
+    np.testing.assert_array_equal(x, expected_train[order])
+    np.testing.assert_array_equal(y, train["label"].to_numpy()[order])
+    x_test, y_test = unbatched(batches["validation"])
+    np.testing.assert_array_equal(x_test, load_image_array(test["filepath"], SIZE).astype(np.float32))  # the test folder, in order
+    np.testing.assert_array_equal(y_test, [0, 0, 1, 1])
+    np.testing.assert_array_equal(batches["y_train"], train["label"].to_numpy())
+    with pytest.raises(ValueError, match=r"training\.patience is 2 .*validation is the test set"):
+        nodes.make_batches(images, SIZE, TRAINING.model_copy(update={"patience": 2}), seed=0)
+    with pytest.raises(ValueError, match=r"validation_split is set .*validates on its test folder"):
+        nodes.make_batches(images, SIZE, TRAINING.model_copy(update={"validation_split": 0.25}), seed=0)
+
+
+def test_from_scratch_trains_every_layer_on_the_images_and_is_scored_like_the_others(images: pd.DataFrame) -> None:
+    shapes = steps.rgb_image_shapes(images, SIZE)
+    model = steps.build_model(SCRATCH, RMSPROP, BINARY, TRAINING, shapes, seed=0)
+    before = [np.array(weight) for weight in model.weights]
+    model, fit = steps.train_model(model, nodes.make_batches(images, SIZE, TRAINING, seed=0), TRAINING, seed=0)
+    # 896 + 18,496 + 73,856 convolution weights, 4×4×128 + 1 into the sigmoid at 32×32: all of them train
+    assert fit["n_params"] == fit["n_trainable_params"] == 95_297 and fit["epochs_run"] == 2
+    assert all(not np.array_equal(old, np.array(new)) for old, new in zip(before, model.weights, strict=True))
+
+    evaluation, predictions = nodes.evaluate_on_images(model, images, SIZE, EVALUATION)
+    test = images[images["role"] == "test"]
+    direct = np.asarray(model(load_image_array(test["filepath"], SIZE).astype(np.float32))).reshape(-1)
+    np.testing.assert_allclose(predictions["probabilities"], direct, rtol=1e-5, atol=1e-6)
+    expected = binary_metrics(test["label"], direct)
+    assert evaluation["metrics"]["test_accuracy"] == pytest.approx(expected["accuracy"])
+    assert evaluation["metrics"]["test_auc"] == pytest.approx(expected["auc"])
+    np.testing.assert_array_equal(predictions["labels"], [0, 0, 1, 1])
+    assert evaluation["trained_on"] == "images"
+    trained = [model.get_layer(name) for name in evaluation["trained_layers"]]
+    assert [type(layer).__name__ for layer in trained] == ["Conv2D", "Conv2D", "Conv2D", "Dense"]
+    _, summary = steps.record_results(evaluation, fit)
+    assert summary["n_trainable_params"] == summary["n_params"] and "feature_seconds" not in summary
+
+
+def test_the_template_follows_the_variant_block() -> None:
+    def names(block: dict) -> set[str]:
+        return {node.name for node in template_for(block).nodes}
+
+    scratch = names({"model": SCRATCH})
+    assert {"make_batches", "model_shapes", "build_model", "train_model", "save_model", "evaluate_on_images"} <= scratch
+    assert "cache_features" not in scratch  # nothing frozen, nothing cached
+    (train,) = [node for node in template_for({"model": SCRATCH}).nodes if node.name == "train_model"]
+    assert train.inputs[:2] == ["untrained_model", "batches"] and train.outputs == ["trained_model", "fit_record"]
+    assert "cache_features" in names({"model": VGG16}) and "make_batches" not in names({"model": VGG16})
 
 
 # --- predict and report --------------------------------------------------------------
@@ -350,3 +417,38 @@ def test_the_weights_note_names_each_source() -> None:
     note = weights_note({"feature_extraction": {"weights": "/w/vgg16.h5"}, "mobilenet_v2": {"weights": None}})
     assert "Base weights: feature_extraction: the local file /w/vgg16.h5, mobilenet_v2: random initialization." in note
     assert "random feature extractor" in note and "(hint)" in note
+
+
+def test_the_report_lists_a_variant_trained_from_scratch_next_to_the_transfer_variants(
+    folders: tuple[Path, Path], images: pd.DataFrame, tmp_path: Path
+) -> None:
+    inputs = report_inputs(folders, images, tmp_path)
+    history = {"loss": [0.7, 0.3], "val_loss": [0.7, 0.9], "accuracy": [0.6, 0.97], "val_accuracy": [0.5, 0.7]}
+    inputs["summaries"]["from_scratch"] = {  # what record_results makes of its fit record and evaluate_on_images: no cache
+        "n_params": 95_297,
+        "n_trainable_params": 95_297,
+        "test_accuracy": 0.7,
+        "test_auc": 0.75,
+        "test_loss": 0.9,
+        "train_seconds": 3.0,
+        "epochs_run": 2,
+        "history": history,
+        "trained_on": "images",
+        "trained_layers": ["conv2d", "conv2d_1", "conv2d_2", "dense"],
+    }
+    inputs["predictions"]["from_scratch"] = inputs["predictions"]["fine_tuning"]
+    inputs["settings"]["from_scratch"] = SCRATCH
+    inputs["reporting"]["course_results"]["from_scratch"] = "cats vs dogs ~70%"
+    ranking, *_, html = nodes.build_report(**inputs)
+    assert ranking["model"].tolist() == ["fine_tuning", "feature_extraction", "from_scratch", "mobilenet_v2"]
+    row = ranking.set_index("model").loc["from_scratch"]
+    assert row["n_trainable_params"] == row["n_params"] == 95_297 and pd.isna(row["feature_seconds"])
+    assert "Base weights: feature_extraction: random initialization, fine_tuning: random initialization, mobilenet_v2:" in html
+    assert (
+        "Trained from scratch: from_scratch (no pretrained base: random initial weights, trained on the images themselves) "
+        "reaches 70.00% test accuracy after 2 epochs, with 97.00% accuracy on the training images in its last epoch "
+        "(the course: cats vs dogs ~70%)" in html
+    )
+    assert "from_scratch: every layer (conv2d, conv2d_1, conv2d_2, dense) on batches decoded from the image files in every epoch" in html
+    assert "<td>none (trained from scratch)</td>" in html
+    assert "<td>–</td>" in html and "<td>NaN</td>" not in html  # its feature_seconds: nothing cached

@@ -14,18 +14,23 @@ import pytest
 
 from neural_pipelines.pipelines.variants import configured_variants
 from neural_pipelines.pipelines.vgg16_finetune.pipeline import PIPELINE, create_pipeline
+from neural_pipelines.training import load_image_array
 from tests.conftest import TempProject
 
 pytestmark = pytest.mark.pipeline
 
 # (n_params, n_trainable_params) of the full models at 32×32: VGG16's base output is 1×1×512,
-# so the head has 513 parameters; block5 adds 7,079,424; MobileNetV2's head does not depend on the size.
+# so the head has 513 parameters; block5 adds 7,079,424; MobileNetV2's head does not depend on the size;
+# the CNN trained from scratch has 896 + 18,496 + 73,856 convolution weights and 4×4×128 + 1 into its output, all trained.
 COUNTS = {
     "feature_extraction": (14_714_688 + 513, 513),
     "fine_tuning": (14_714_688 + 513, 7_079_424 + 513),
     "mobilenet_v2": (2_257_984 + 164_097, 164_097),
+    "from_scratch": (95_297, 95_297),
 }
-FINAL_METRICS = ("test_accuracy", "test_auc", "test_loss", "train_seconds", "feature_seconds")
+#: The variants with a (random) pretrained base, whose frozen part's output is cached; from_scratch trains on the images.
+CACHED = ("feature_extraction", "fine_tuning", "mobilenet_v2")
+FINAL_METRICS = ("test_accuracy", "test_auc", "test_loss", "train_seconds")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +42,8 @@ def test_one_finished_run_per_variant_with_weights_tag_metrics_and_trainable_cou
     runs = finished_run.runs("vgg16_finetune").set_index("tags.model")
     assert sorted(runs.index) == sorted(COUNTS)
     assert set(runs["status"]) == {"FINISHED"}
-    assert set(runs["tags.weights"]) == {"none (random initialization)"}
+    assert set(runs.loc[list(CACHED), "tags.weights"]) == {"none (random initialization)"}
+    assert pd.isna(runs.loc["from_scratch", "tags.weights"])  # no base, no weights to start from
     assert set(runs["tags.data_source"]) == {"generated"}
     assert set(runs["tags.dataset"]) == {"generated_vgg16_finetune"}
     assert len(set(runs["tags.mlflow.parentRunId"])) == 1
@@ -45,6 +51,8 @@ def test_one_finished_run_per_variant_with_weights_tag_metrics_and_trainable_cou
     assert counts == COUNTS
     for metric in FINAL_METRICS:
         assert runs[f"metrics.{metric}"].notna().all(), metric
+    assert runs.loc[list(CACHED), "metrics.feature_seconds"].notna().all()
+    assert pd.isna(runs.loc["from_scratch", "metrics.feature_seconds"])  # nothing cached
     for model in COUNTS:  # the logged accuracy is the saved test predictions' accuracy against the labels
         (evaluation,) = finished_run.outputs(f"08_reporting/vgg16_finetune/{model}/evaluation.json/*/*").values()
         evaluation = json.loads(evaluation)
@@ -82,6 +90,19 @@ def test_the_logged_fine_tuned_model_loads_and_holds_the_fine_tuned_weights(fini
     assert logged.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0).shape == (2, 1)
 
 
+def test_the_logged_from_scratch_model_loads_and_gives_the_test_predictions_from_raw_pixels(finished_run: TempProject) -> None:
+    runs = finished_run.runs("vgg16_finetune").set_index("tags.model")
+    logged = mlflow.keras.load_model(f"runs:/{runs.loc['from_scratch', 'run_id']}/model")
+    assert logged.count_params() == COUNTS["from_scratch"][0] and not logged.non_trainable_weights
+    (saved,) = finished_run.outputs("07_model_output/vgg16_finetune/from_scratch/test_predictions.npz/*/*").values()
+    saved = np.load(io.BytesIO(saved))
+    (manifest,) = finished_run.outputs("02_intermediate/vgg16_finetune/images.csv").values()
+    test = pd.read_csv(io.BytesIO(manifest)).query("role == 'test'")
+    pixels = load_image_array(test["filepath"].tolist(), (32, 32)).astype(np.float32)  # raw RGB 0..255: the model rescales
+    np.testing.assert_allclose(logged.predict(pixels, verbose=0).reshape(-1), saved["probabilities"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(saved["labels"], test["label"].to_numpy())
+
+
 def test_new_pictures_are_predicted_and_the_report_is_written_and_logged(finished_run: TempProject) -> None:
     outputs = finished_run.outputs("07_model_output/vgg16_finetune/new_image_predictions.csv/*/*")
     (csv,) = outputs.values()
@@ -103,6 +124,7 @@ def test_new_pictures_are_predicted_and_the_report_is_written_and_logged(finishe
     comparison = pd.read_csv(io.BytesIO(next(content for path, content in reports.items() if path.endswith("comparison.csv"))))
     assert sorted(comparison["model"]) == sorted(COUNTS)
     assert dict(zip(comparison["model"], comparison["n_trainable_params"], strict=True)) == {m: c[1] for m, c in COUNTS.items()}
+    assert "Trained from scratch: from_scratch" in html and "none (trained from scratch)" in html
 
     parent = finished_run.runs("vgg16_finetune")["tags.mlflow.parentRunId"].iloc[0]
     client = mlflow.MlflowClient()
@@ -117,7 +139,8 @@ def test_the_new_pictures_are_validated_before_any_variant_trains() -> None:
     first_training = min(
         order.index(f"vgg16_finetune.{variant}.{step}")
         for variant in configured_variants(PIPELINE)
-        for step in ("cache_features", "train_model")
+        for step in ("cache_features", "make_batches", "train_model")
+        if f"vgg16_finetune.{variant}.{step}" in order  # from_scratch reads batches from the files, the others cache features
     )
     assert order.index("vgg16_finetune.validate_new_images") < first_training
     assert order.index("vgg16_finetune.validate_images") < first_training

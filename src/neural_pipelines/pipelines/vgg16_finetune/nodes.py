@@ -8,6 +8,11 @@ features, evaluate on the validation folder (the test set: the course's datasets
 other) → predict the classes of a folder of new pictures with the best (or the configured)
 variant → report: comparison table, learning curves, misclassified examples, predictions.
 
+A variant without a pretrained base (``from_scratch``, the course's small CNN) has nothing
+frozen to cache: it trains as a whole on ``tf.data`` batches decoded from the image files
+(:func:`make_batches`, then the shared build and train steps) and is evaluated on the test
+folder's files (:func:`evaluate_on_images`), with the same metrics and predictions as the rest.
+
 Why training on cached features gives the same model as training the whole network: the
 frozen part (VGG16 blocks 1–4 or 1–5, MobileNetV2) has no dropout, its batch
 normalization runs in inference mode, and no augmentation changes the images between
@@ -30,11 +35,12 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
 from neural_pipelines.models import CompileSettings, ModelSettings, OptimizerSettings, compile_model, trainable_count
-from neural_pipelines.models.transfer import split_at, unfreeze_top_layers
+from neural_pipelines.models.transfer import TRANSFER_MODELS, split_at, unfreeze_top_layers
 from neural_pipelines.parameters import ImageSize
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
@@ -118,6 +124,23 @@ def _role(images: pd.DataFrame, role: str) -> tuple[list[str], np.ndarray]:
 # --- per variant: build, cache, train, evaluate --------------------------------------
 
 
+def refuse_choices_on_the_test_set(training: TrainingSettings, name: str) -> None:
+    """Stop when ``training`` would stop early on, or hold out from, data other than the test folder's as validation.
+
+    The ``val_`` data is the test set (the datasets have no third split): a ``patience``
+    would let it choose the epoch, and a ``validation_split`` would validate elsewhere than
+    every other variant. Both must be null; every variant trains its ``max_epochs``.
+    """
+    if training.patience is not None:
+        raise ValueError(
+            f"training.patience is {training.patience!r} for {name}; set it to null in {PARAMS_FILE}: "
+            "validation is the test set here (the datasets have no third split), so stopping early on it "
+            "would let the test set choose the epoch."
+        )
+    if training.validation_split is not None:
+        raise ValueError(f"training.validation_split is set for {name}; vgg16_finetune validates on its test folder: set it to null.")
+
+
 def prepare_fine_tuning(
     model: keras.Model, fine_tuning: dict[str, Any], optimizer: OptimizerSettings, compilation: CompileSettings, source: ModelSettings
 ) -> keras.Model:
@@ -196,14 +219,7 @@ def train_model(
     ``training.patience`` must be ``None``: the ``val_`` data is the test set (the datasets
     have no third split), and early stopping on it would let the test set choose the epoch.
     """
-    if training.patience is not None:
-        raise ValueError(
-            f"training.patience is {training.patience!r} for {model.name}; set it to null in {PARAMS_FILE}: "
-            "validation is the test set here (the datasets have no third split), so stopping early on it "
-            "would let the test set choose the epoch."
-        )
-    if training.validation_split is not None:
-        raise ValueError(f"training.validation_split is set for {model.name}; vgg16_finetune validates on its test folder: set it to null.")
+    refuse_choices_on_the_test_set(training, model.name)
     _, top = split_at(model, feature_settings.get("cut_layer"))
     compile_model(top, optimizer, compilation)
     seed_everything(seed)
@@ -221,6 +237,25 @@ def train_model(
         "feature_spread": float(features["x_train"].reshape(len(features["x_train"]), -1).std(axis=0).mean()),
     }
     return model, record
+
+
+def make_batches(images: pd.DataFrame, image_size: ImageSize, training: TrainingSettings, seed: int) -> dict[str, Any]:
+    """``train`` batches decoded from the training files (reshuffled every epoch), the test folder's as ``validation``.
+
+    For a variant trained as a whole from random weights (``from_scratch``): no part of it is
+    fixed, so nothing can be cached and every epoch reads the images (raw RGB 0..255; the model
+    rescales them itself). ``y_train`` holds the training labels (for ``class_weight``). The
+    global seed is set so that the shuffle order is the same whatever ran before this node.
+    """
+    refuse_choices_on_the_test_set(training, "a variant trained on the images")
+    tf.random.set_seed(int(seed))
+    (train_files, train_labels), (test_files, test_labels) = (_role(images, role) for role in ROLES)
+    batch_size = training.batch_size
+    return {
+        "train": image_file_dataset(train_files, train_labels, image_size=image_size, batch_size=batch_size, shuffle_seed=seed),
+        "validation": image_file_dataset(test_files, test_labels, image_size=image_size, batch_size=batch_size),
+        "y_train": train_labels,
+    }
 
 
 def _call(model: keras.Model, batches: Any) -> np.ndarray:
@@ -273,17 +308,8 @@ def evaluate_model(
         raise RuntimeError(
             "The cached features' labels are not the validated images' labels: the image folder changed; run the pipeline again."
         )
-    predicted = binary_predictions(probabilities, threshold).astype(np.uint8)
-    metrics = binary_metrics(y_true, probabilities, threshold)
-    matrix = confusion_matrix(y_true, predicted, labels=[0, 1]).tolist()  # rows: true class, columns: predicted
-    results = {
-        "metrics": {f"test_{name}": metrics[name] for name in ("accuracy", "auc", "loss")},
-        **{f"test_{name}": metrics[name] for name in ("precision", "recall", "f1")},
-        "n_test": len(y_true),
-        "threshold": threshold,
-        "confusion_matrix": matrix,
-        "full_model_check": {"images": n_check, "max_abs_difference": difference},
-    }
+    results, predictions = score_test_set(y_true, probabilities, threshold)
+    results["full_model_check"] = {"images": n_check, "max_abs_difference": difference}
     logger.info(
         "%s: test accuracy %.4f, AUC %.4f, loss %.4f on %d images (full model vs cached features: max difference %.2g on %d)",
         model.name,
@@ -292,6 +318,37 @@ def evaluate_model(
         difference,
         n_check,
     )
+    return results, predictions
+
+
+def evaluate_on_images(
+    model: keras.Model, images: pd.DataFrame, image_size: ImageSize, evaluation: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """:func:`evaluate_model`'s metrics and predictions for a model trained on the images: the full model on the test files.
+
+    Also states what trained, for the report: ``trained_on`` ``images`` and every layer with
+    weights (``trained_layers``), as the cached-feature variants state their trainable part.
+    """
+    files, labels = _role(images, "test")
+    batches = image_file_dataset(files, None, image_size=image_size, batch_size=int(evaluation["batch_size"]), cache=False)
+    probabilities = np.asarray(model.predict(batches, verbose=0), dtype=np.float32).reshape(-1)
+    results, predictions = score_test_set(labels.astype(np.int64), probabilities, float(evaluation.get("threshold", 0.5)))
+    results |= {"trained_on": "images", "trained_layers": [layer.name for layer in model.layers if layer.trainable_weights]}
+    logger.info("%s: test accuracy %.4f, AUC %.4f, loss %.4f on %d images", model.name, *results["metrics"].values(), len(files))
+    return results, predictions
+
+
+def score_test_set(y_true: np.ndarray, probabilities: np.ndarray, threshold: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Every variant's test metrics (``binary_metrics`` of P(``classes[1]``)), confusion matrix and per-image predictions."""
+    predicted = binary_predictions(probabilities, threshold).astype(np.uint8)
+    metrics = binary_metrics(y_true, probabilities, threshold)
+    results = {
+        "metrics": {f"test_{name}": metrics[name] for name in ("accuracy", "auc", "loss")},
+        **{f"test_{name}": metrics[name] for name in ("precision", "recall", "f1")},
+        "n_test": len(y_true),
+        "threshold": threshold,
+        "confusion_matrix": confusion_matrix(y_true, predicted, labels=[0, 1]).tolist(),  # rows: true class, columns: predicted
+    }
     return results, {"probabilities": probabilities, "predicted": predicted, "labels": y_true.astype(np.uint8)}
 
 
@@ -422,17 +479,30 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
 ) -> str:
     """The pipeline's HTML report (template ``vgg16_finetune.html.j2``): the weights caveat, verdict, table, data, figures.
 
-    Computes what the sentences state: each base's weights (``None``: random) and whether all
-    are ImageNet's, the variants whose cached features are (nearly) constant, what each
-    variant trains on which cached output (from its summary), and the folder counts.
+    Computes what the sentences state: each pretrained base's weights (``None``: random) and
+    whether all are ImageNet's, the variants whose cached features are (nearly) constant, what
+    each variant trains on which cached output or on the images (from its summary), how the
+    variants trained from scratch fit their training images, and the folder counts. A variant
+    without a pretrained base (``from_scratch``) has no base weights and no cached features.
     """
-    base_weights = {name: dict(model).get("weights") for name, model in settings.items()}
+    base_weights = {name: dict(model).get("weights") for name, model in settings.items() if _has_pretrained_base(model)}
     course = reporting["course_results"]
     threshold = float(reporting["constant_features_below"])
     constant = [
         {"model": name, "spread": summary["feature_spread"], "random_mobilenet_v2": _is_random_mobilenet_v2(settings[name])}
         for name, summary in summaries.items()
-        if summary["feature_spread"] < threshold
+        if summary.get("feature_spread") is not None and summary["feature_spread"] < threshold
+    ]
+    scratch = [
+        {
+            "model": name,
+            "test_accuracy": summaries[name]["test_accuracy"],
+            "train_accuracy": summaries[name]["history"]["accuracy"][-1],  # the last epoch's, as the course's curves show it
+            "epochs_run": summaries[name]["epochs_run"],
+            "course_result": course.get(name, ""),
+        }
+        for name in ranking["model"]
+        if name not in base_weights
     ]
     counts = images.groupby(["role", "split", "class_name"]).size()
     data = {
@@ -450,19 +520,39 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
         others=ranking.iloc[1:].to_dict(orient="records"),
         constant_features=constant,
         random_mobilenet_v2_is_constant=any(variant["random_mobilenet_v2"] for variant in constant),
+        from_scratch=scratch,
         table=ranking.assign(
-            weights=[base_weights[name] or "none (random)" for name in ranking["model"]],
+            # a variant trained on the images cached nothing: a dash, not NaN
+            feature_seconds=[("–" if pd.isna(seconds) else f"{seconds:.4g}") for seconds in ranking["feature_seconds"]],
+            weights=[_weights_cell(name, base_weights) for name in ranking["model"]],
             course_result=[course.get(name, "") for name in ranking["model"]],
         ),
         folders={role: str(images.loc[images["role"] == role, "split"].iloc[0]) for role in ROLES},
         trained_parts=[
-            {"model": name, "trained_layers": summary["trained_layers"], "cut_layer": summary["cut_layer"]}
+            {
+                "model": name,
+                "trained_layers": summary["trained_layers"],
+                "cut_layer": summary.get("cut_layer"),
+                "on_images": summary.get("trained_on") == "images",
+            }
             for name, summary in summaries.items()
         ],
         data=data,
         new_predictions=new_predictions,
         figures=figures,
     )
+
+
+def _has_pretrained_base(model: ModelSettings) -> bool:
+    """Whether the variant's network is a (pretrained or random) base under a head, not a network trained from scratch."""
+    return dict(model).get("architecture") in TRANSFER_MODELS
+
+
+def _weights_cell(name: str, base_weights: dict[str, str | None]) -> str:
+    """The comparison table's ``weights``: the base's, or that a network trained from scratch has none to start from."""
+    if name not in base_weights:
+        return "none (trained from scratch)"
+    return base_weights[name] or "none (random)"
 
 
 def _is_random_mobilenet_v2(model: ModelSettings) -> bool:

@@ -1,13 +1,20 @@
 """Wiring of ``vgg16_finetune``.
 
 Top-level nodes live in the ``vgg16_finetune`` namespace; each model variant is a namespace
-(``vgg16_finetune.feature_extraction``, ``….fine_tuning``, ``….mobilenet_v2``) that kedro-viz
-shows as a collapsible group and the MLflow hook turns into one nested run. Every variant
-ends in the same cache → train → evaluate → record steps; they differ in where the model
-comes from: a variant with a ``model.architecture`` (``feature_extraction``, ``mobilenet_v2``)
-builds a frozen base with a new head, one with ``continue_from`` (``fine_tuning``) takes that
-variant's trained model and unfreezes the base's last layers. The variants, architectures,
-weights, optimizers and epochs are in ``parameters_vgg16_finetune.yml``.
+(``vgg16_finetune.feature_extraction``, ``….fine_tuning``, ``….mobilenet_v2``, ``….from_scratch``)
+that kedro-viz shows as a collapsible group and the MLflow hook turns into one nested run.
+A variant's parameter block picks one of three templates:
+
+- ``continue_from`` (``fine_tuning``): that variant's trained model with the base's last
+  layers unfrozen → cache → train → evaluate → record;
+- a ``model.architecture`` with a pretrained base (``vgg16``, ``mobilenet_v2``:
+  ``models.transfer.TRANSFER_MODELS``; ``feature_extraction``, ``mobilenet_v2``): a frozen
+  base under a new head → cache the base's output once → train the head → evaluate → record;
+- any other ``model.architecture`` (``from_scratch``: ``cats_vs_dogs_cnn``): nothing is frozen,
+  so nothing can be cached: batches read from the image files → build → train the whole
+  network (the steps every Keras variant shares) → evaluate on the test files → record.
+
+The variants, architectures, weights, optimizers and epochs are in ``parameters_vgg16_finetune.yml``.
 """
 
 from collections.abc import Mapping
@@ -15,7 +22,17 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from neural_pipelines.pipelines.variants import build_step, collect, configured_variants, experiment, record_step, shapes_step, step
+from neural_pipelines.models.transfer import TRANSFER_MODELS
+from neural_pipelines.pipelines.variants import (
+    build_step,
+    collect,
+    configured_variants,
+    experiment,
+    keras_steps,
+    record_step,
+    shapes_step,
+    step,
+)
 from neural_pipelines.pipelines.vgg16_finetune import nodes
 from neural_pipelines.training.steps import rgb_image_shapes
 
@@ -76,9 +93,35 @@ def fine_tuning_template(source: str) -> Pipeline:
     )
 
 
+def from_scratch_template() -> Pipeline:
+    """A network trained whole from random weights (``from_scratch``) on batches decoded from the image files every epoch.
+
+    ``trained_model`` stays in memory for this run's evaluation and predictions, as in the
+    other templates; ``model`` is the versioned ``.keras`` file logged to MLflow.
+    """
+    return Pipeline(
+        [
+            step(nodes.make_batches, ["images", "params:image_size", "params:training", "params:seed"], "batches"),
+            *keras_steps("batches", shapes_step(rgb_image_shapes, ["images", "params:image_size"]), trained="trained_model"),
+            step(nodes.save_model, "trained_model", "model"),
+            step(
+                nodes.evaluate_on_images,
+                ["trained_model", "images", "params:image_size", "params:evaluation"],
+                ["evaluation", "test_predictions"],
+            ),
+            record_step(),
+        ]
+    )
+
+
 def template_for(variant: Mapping[str, Any]) -> Pipeline:
-    """``continue_from`` fine-tunes another variant's trained model; otherwise a new head on a frozen base."""
-    return fine_tuning_template(variant["continue_from"]) if "continue_from" in variant else new_head_template()
+    """``continue_from`` fine-tunes another variant's trained model; a pretrained base's architecture gets a new head
+    on the frozen base; any other architecture trains from scratch on the images."""
+    if "continue_from" in variant:
+        return fine_tuning_template(variant["continue_from"])
+    if variant["model"].get("architecture") in TRANSFER_MODELS:
+        return new_head_template()
+    return from_scratch_template()
 
 
 def report_pipeline() -> Pipeline:
