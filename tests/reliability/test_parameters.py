@@ -116,7 +116,7 @@ def test_an_optimizer_block_may_set_any_argument_of_its_optimizer() -> None:
 def test_every_model_block_the_project_ships_is_valid() -> None:
     """Each configured Keras variant's model, optimizer and compile blocks pass (the schema matches the builders)."""
     checked = 0
-    for pipeline in ("traffic_lstm", "house_prices", "image_cnn", "horse_or_human", "vgg16_finetune"):
+    for pipeline in ("traffic_lstm", "house_prices", "image_cnn", "horse_or_human", "vgg16_finetune", "fundamentals"):
         for block in configured_variants(pipeline).values():
             if "architecture" in (block.get("model") or {}):
                 ModelSettings.model_validate(block["model"])

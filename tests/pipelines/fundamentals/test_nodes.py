@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -36,6 +37,17 @@ def regression_table(n_rows: int = 40) -> tuple[pd.DataFrame, nodes.RegressionTa
     rows = np.arange(n_rows)[:, None]
     table = pd.DataFrame(np.arange(8)[None, :] + 100.0 * rows, columns=[f"f{i}" for i in range(8)]).assign(price=100_000.0 * rows[:, 0])
     return table, nodes.RegressionTable(features=[f"f{i}" for i in range(8)], target="price", target_scale=100_000, min_rows=20)
+
+
+def test_parameter_blocks_refuse_what_no_node_could_use() -> None:
+    with pytest.raises(ValidationError, match="method"):
+        nodes.BaselineSettings(method="svm")
+    with pytest.raises(ValidationError, match="test_fraction"):
+        nodes.TableSplit(test_fraction=0.0, validation_fraction=0.25)  # no test rows
+    with pytest.raises(ValidationError, match="inputs"):
+        nodes.FeatureSelection(inputs={"wide": [-1, 0]})
+    with pytest.raises(ValidationError, match="target_scale"):
+        nodes.RegressionTable(features=["f0"], target="price", target_scale=0.0)
 
 
 # --- the single neuron ---------------------------------------------------------------------------
