@@ -20,7 +20,7 @@ pytestmark = pytest.mark.pipeline
 VARIANTS = {
     "traffic_lstm": ("dense", "simple_rnn", "lstm", "persistence", "seasonal_naive_24h", "seasonal_naive_168h"),
     "house_prices": ("mlp_course", "mlp", "wide_deep", "linear", "gradient_boosting"),
-    "image_cnn": ("dnn", "cnn", "cnn_dnn", "deep_cnn", "mnist_cnn"),
+    "image_cnn": ("dnn", "cnn", "cnn_dnn", "deep_cnn", "mnist_cnn", "mlp", "mnist_mlp", "gap_cnn", "depthpool_cnn"),
     "horse_or_human": ("cnn", "cnn_augmented"),
     "fundamentals": (
         "linear_neuron",

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from neural_pipelines.models import build_architecture, make_optimizer
+from neural_pipelines.models import ARCHITECTURES, build_architecture, make_optimizer
+from neural_pipelines.models.image_classifiers import IMAGE_CLASSIFIERS
 from neural_pipelines.training import TrainingSettings
 from neural_pipelines.training.steps import build_model
 
@@ -17,7 +18,20 @@ PARAMETERS = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf/base/pa
 
 # The course's parameter counts (its Fashion-MNIST and MNIST notebooks). By hand, e.g. dnn: 784*128+128 +
 # 128*128+128 + 128*10+10 = 118,282; mnist_cnn: 320 + 18,496 + 73,856 + 1,152*10+10 = 104,202.
-COURSE_PARAMETER_COUNTS = {"dnn": 118_282, "cnn": 53_578, "cnn_dnn": 243_786, "deep_cnn": 1_413_834, "mnist_cnn": 104_202}
+COURSE_PARAMETER_COUNTS = {"dnn": 118_282, "cnn": 53_578, "cnn_dnn": 243_786, "deep_cnn": 1_413_834, "mnist_cnn": 104_202, "mlp": 266_610}
+
+# The course states no count for these; by hand (a Dense layer has inputs·units + units, a 3×3
+# convolution (3·3·channels in + 1)·filters, pooling and dropout none):
+HAND_COUNTED = {
+    # 784·512+512 = 401,920; 512·256+256 = 131,328; 256·128+128 = 32,896; 128·10+10 = 1,290
+    "mnist_mlp": 401_920 + 131_328 + 32_896 + 1_290,
+    # (9·1+1)·64 = 640; (9·64+1)·64 = 36,928; (9·64+1)·128 = 73,856; (9·128+1)·128 = 147,584;
+    # global average pooling leaves 128 features: 128·10+10 = 1,290
+    "gap_cnn": 640 + 36_928 + 73_856 + 147_584 + 1_290,
+    # (9·1+1)·32 = 320; 28 → 26 → pool 13, DepthPool 32 → 16 channels; (9·16+1)·64 = 9,280;
+    # 13 → 11 → pool 5, DepthPool 64 → 32 channels: 5·5·32 = 800 features, 800·10+10 = 8,010
+    "depthpool_cnn": 320 + 9_280 + 8_010,
+}
 
 
 def build(variant: str) -> keras.Model:
@@ -29,10 +43,10 @@ def build(variant: str) -> keras.Model:
     )
 
 
-@pytest.mark.parametrize("variant", list(COURSE_PARAMETER_COUNTS))
+@pytest.mark.parametrize("variant", [*COURSE_PARAMETER_COUNTS, *HAND_COUNTED])
 def test_configured_variant_has_the_course_parameter_count(variant: str) -> None:
     model = build(variant)
-    assert model.count_params() == COURSE_PARAMETER_COUNTS[variant]
+    assert model.count_params() == {**COURSE_PARAMETER_COUNTS, **HAND_COUNTED}[variant]
     assert model.name == variant
     assert model.input_shape == (None, 28, 28, 1)
     assert model.output_shape == (None, 10)
@@ -65,7 +79,7 @@ def test_deep_cnn_layer_stack_and_optimizer_follow_the_course() -> None:
 
 
 def test_other_variants_use_adam_at_the_keras_default_rate() -> None:
-    for variant in ("dnn", "cnn", "cnn_dnn", "mnist_cnn"):
+    for variant in ("dnn", "cnn", "cnn_dnn", "mnist_cnn", "mnist_mlp", "gap_cnn", "depthpool_cnn"):
         optimizer = build(variant).optimizer
         assert isinstance(optimizer, keras.optimizers.Adam)
         assert float(optimizer.learning_rate) == pytest.approx(1e-3)
@@ -76,6 +90,60 @@ def test_cnn_dnn_is_the_cnn_plus_one_hidden_dense_layer() -> None:
     # flatten gives 5*5*64 = 1600 features: the hidden Dense adds 1600*128+128 and the
     # output grows from 1600*10+10 to 128*10+10
     assert cnn_dnn.count_params() - cnn.count_params() == (1600 * 128 + 128) + (128 * 10 + 10) - (1600 * 10 + 10)
+
+
+def test_mlp_is_the_course_300_100_network_trained_with_plain_sgd() -> None:
+    model = build("mlp")
+    # 784·300+300 = 235,500; 300·100+100 = 30,100; 100·10+10 = 1,010: the course's summary, line by line
+    assert [layer.count_params() for layer in model.layers] == [0, 235_500, 30_100, 1_010]
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)  # Keras' default rate for "sgd"
+
+
+def test_mnist_mlp_and_gap_cnn_follow_the_course() -> None:
+    mlp, gap = build("mnist_mlp"), build("gap_cnn")
+    assert [type(layer).__name__ for layer in mlp.layers] == ["Flatten", "Dense", "Dense", "Dense", "Dropout", "Dense"]
+    assert [layer.units for layer in mlp.layers if isinstance(layer, keras.layers.Dense)] == [512, 256, 128, 10]
+    assert mlp.layers[4].rate == pytest.approx(0.5)
+    assert [type(layer).__name__ for layer in gap.layers] == [
+        *["Conv2D", "Conv2D", "MaxPooling2D", "Conv2D", "Conv2D"],
+        *["GlobalAveragePooling2D", "Dropout", "Dense"],
+    ]
+    assert [layer.filters for layer in gap.layers if isinstance(layer, keras.layers.Conv2D)] == [64, 64, 128, 128]
+    assert gap.layers[-2].rate == pytest.approx(0.5)
+    for variant in ("mnist_mlp", "gap_cnn"):  # the course validates on the last 15% of the training images
+        assert TrainingSettings(**PARAMETERS[variant]["training"]).validation_split == pytest.approx(0.15)
+
+
+def test_depthpool_cnn_halves_the_channels_after_each_block() -> None:
+    model = build("depthpool_cnn")
+    assert [type(layer).__name__ for layer in model.layers] == [
+        *["Conv2D", "MaxPooling2D", "DepthPool", "Conv2D", "MaxPooling2D", "DepthPool"],
+        *["Flatten", "Dense"],
+    ]
+    assert [tuple(layer.output.shape[1:]) for layer in model.layers[:6]] == [
+        (26, 26, 32),
+        (13, 13, 32),
+        (13, 13, 16),
+        (11, 11, 64),
+        (5, 5, 64),
+        (5, 5, 32),
+    ]
+    # the same stack without DepthPool: (9·32+1)·64 = 18,496 and 5·5·64·10+10 = 16,010 instead of 9,280 and 8,010
+    assert model.count_params() == HAND_COUNTED["depthpool_cnn"] == 320 + 18_496 + 16_010 - (18_496 - 9_280) - (16_010 - 8_010)
+
+
+def test_a_depthpool_size_that_does_not_divide_the_filters_stops_the_build_naming_both() -> None:
+    model = {**PARAMETERS["depthpool_cnn"]["model"], "filters": [30, 64], "depth_pool_size": 4}
+    with pytest.raises(ValueError, match=r"30 input channels cannot be split into groups of pool_size=4"):
+        build_architecture(model, (28, 28, 1), 10)
+
+
+def test_image_classifier_names_are_not_taken_by_another_experiment_builder() -> None:
+    # ARCHITECTURES merges every module's builders: a shared name would silently build the other
+    # network (the course's MLP is registered as image_mlp because house_prices has an mlp)
+    for name, builder in IMAGE_CLASSIFIERS.items():
+        assert ARCHITECTURES[name] is builder, name
 
 
 def test_optimizer_settings_are_passed_through() -> None:

@@ -2,7 +2,7 @@
 and ``horse_or_human`` / ``vgg16_finetune.from_scratch`` (RGB images in, one sigmoid probability
 out; at the end of the file).
 
-The course's five networks, one builder each, with the layer stack written out as in the
+The course's networks, one builder each, with the layer stack written out as in the
 keras.io examples. Every size (filters, kernels, units, dropout …) is an argument that
 ``conf/base/parameters_image_cnn.yml`` supplies; with the course's values the parameter
 counts are:
@@ -16,6 +16,12 @@ builder        layers                                                        par
 ``deep_cnn``   Conv 64 7×7 → pool → Conv 128 ×2 → pool → Conv 256 ×2 → pool    1,413,834
                → Dense 128 → Dropout → Dense 64 → Dropout → Dense 10
 ``mnist_cnn``  Conv 32 → pool → Conv 64 → pool → Conv 128 → Dense 10           104,202
+``image_mlp``  Flatten → Dense 300 → Dense 100 → Dense 10                      266,610
+``mnist_mlp``  Flatten → Dense 512 → 256 → 128 → Dropout 0.5 → Dense 10         567,434
+``gap_cnn``    Conv 64 ×2 → pool → Conv 128 ×2 → global average → Dropout       260,298
+               → Dense 10
+depthpool_cnn  Conv 32 → pool → DepthPool 2 → Conv 64 → pool → DepthPool 2       17,610
+               → Dense 10 (the project's own design: see its builder)
 =============  ===========================================================  ==========
 
 Builders return uncompiled models; ``models.compile_model`` compiles them with the loss,
@@ -25,12 +31,19 @@ metrics and optimizer of the experiment's parameters.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import keras
 from keras import layers
+from pydantic import Field
 
+from neural_pipelines.models.layers import DepthPool
 from neural_pipelines.parameters import Count, Dropout
+
+#: Two or three layer sizes, each at least 1: a list of another length is refused before the run
+#: (the builders below index them, so a longer list would silently lose its tail).
+TwoSizes = Annotated[Sequence[Count], Field(min_length=2, max_length=2)]
+ThreeSizes = Annotated[Sequence[Count], Field(min_length=3, max_length=3)]
 
 
 def build_dnn(input_shape: Sequence[int], num_classes: int, *, units: Count) -> keras.Model:
@@ -142,12 +155,109 @@ def build_mnist_cnn(
     )
 
 
+def build_image_mlp(input_shape: Sequence[int], num_classes: int, *, hidden_units: TwoSizes) -> keras.Model:
+    """Géron's Fashion-MNIST MLP: Flatten → Dense(hidden_units[0], relu) → Dense(hidden_units[1], relu) → Dense(num_classes, softmax).
+
+    With the course's 300 and 100 units on 28×28×1: 784·300+300 + 300·100+100 + 100·10+10 = 266,610
+    parameters. Registered as ``image_mlp``: ``mlp`` is the house-price regressor's.
+    """
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Flatten(),
+            layers.Dense(hidden_units[0], activation="relu"),
+            layers.Dense(hidden_units[1], activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="mlp",
+    )
+
+
+def build_mnist_mlp(input_shape: Sequence[int], num_classes: int, *, hidden_units: ThreeSizes, dropout: Dropout) -> keras.Model:
+    """The course's MNIST MLP: Flatten → Dense ×3 (relu, ``hidden_units``) → Dropout(dropout) → Dense(num_classes, softmax)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Flatten(),
+            layers.Dense(hidden_units[0], activation="relu"),
+            layers.Dense(hidden_units[1], activation="relu"),
+            layers.Dense(hidden_units[2], activation="relu"),
+            layers.Dropout(dropout),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="mnist_mlp",
+    )
+
+
+def build_gap_cnn(
+    input_shape: Sequence[int], num_classes: int, *, filters: TwoSizes, kernel_size: Count, pool_size: Count, dropout: Dropout
+) -> keras.Model:
+    """The course's MNIST CNN with global average pooling instead of Flatten.
+
+    Conv(filters[0]) → Conv(filters[0]) → MaxPool → Conv(filters[1]) → Conv(filters[1]) →
+    GlobalAveragePooling → Dropout → Dense(num_classes, softmax); relu, valid padding. The
+    average of each last feature map replaces the flattened grid, so the head has one weight
+    per channel and class (128·10+10) whatever the image size.
+    """
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Conv2D(filters[0], kernel_size, activation="relu"),
+            layers.Conv2D(filters[0], kernel_size, activation="relu"),
+            layers.MaxPooling2D(pool_size),
+            layers.Conv2D(filters[1], kernel_size, activation="relu"),
+            layers.Conv2D(filters[1], kernel_size, activation="relu"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dropout(dropout),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="gap_cnn",
+    )
+
+
+def build_depthpool_cnn(
+    input_shape: Sequence[int], num_classes: int, *, filters: TwoSizes, kernel_size: Count, pool_size: Count, depth_pool_size: Count
+) -> keras.Model:
+    """A small CNN that pools across channels as well as across pixels (the course defines the layer, not a network).
+
+    Conv(filters[0]) → MaxPool → DepthPool(depth_pool_size) → Conv(filters[1]) → MaxPool →
+    DepthPool(depth_pool_size) → Flatten → Dense(num_classes, softmax); relu, valid padding.
+
+    Why this shape: it is the two-block ``cnn`` of this file with a :class:`DepthPool` after
+    each block, so the one thing that differs is the depth pooling. Each DepthPool keeps, at
+    every pixel, the stronger of each pair of feature maps (a maxout unit: two filters can
+    learn two versions of a stroke, and the layer answers to either), and halves the channels
+    the next layer sees: the second convolution has half its weights and multiply-adds, and
+    the output layer reads 5·5·32 = 800 features instead of 1,600. With [32, 64] filters that
+    is 17,610 parameters against 34,826 for the same stack without DepthPool. Spatial and depth
+    max pooling commute (both take maxima), so DepthPool comes after MaxPool, on a quarter of
+    the values. The filter counts must be multiples of ``depth_pool_size``: DepthPool refuses
+    others when the model is built.
+    """
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            *conv_pool(filters[0], kernel_size, pool_size),
+            DepthPool(depth_pool_size),
+            *conv_pool(filters[1], kernel_size, pool_size),
+            DepthPool(depth_pool_size),
+            layers.Flatten(),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="depthpool_cnn",
+    )
+
+
 IMAGE_CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {
     "dnn": build_dnn,
     "cnn": build_cnn,
     "cnn_dnn": build_cnn_dnn,
     "deep_cnn": build_deep_cnn,
     "mnist_cnn": build_mnist_cnn,
+    "image_mlp": build_image_mlp,
+    "mnist_mlp": build_mnist_mlp,
+    "gap_cnn": build_gap_cnn,
+    "depthpool_cnn": build_depthpool_cnn,
 }
 
 # --- horse_or_human: binary RGB classifiers (one sigmoid output) ------------------------

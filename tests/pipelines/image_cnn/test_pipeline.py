@@ -17,7 +17,17 @@ from tests.conftest import TempProject
 
 pytestmark = pytest.mark.pipeline
 
-VARIANTS = {"dnn": 118_282, "cnn": 53_578, "cnn_dnn": 243_786, "deep_cnn": 1_413_834, "mnist_cnn": 104_202}
+VARIANTS = {
+    "dnn": 118_282,
+    "cnn": 53_578,
+    "cnn_dnn": 243_786,
+    "deep_cnn": 1_413_834,
+    "mnist_cnn": 104_202,
+    "mlp": 266_610,  # the course's
+    "mnist_mlp": 567_434,  # by hand in tests/models/test_image_classifiers.py, as the next two
+    "gap_cnn": 260_298,
+    "depthpool_cnn": 17_610,
+}
 FINAL_METRICS = ("test_accuracy", "test_f1_macro", "test_loss", "train_seconds")
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
@@ -43,6 +53,8 @@ def test_one_finished_mlflow_run_per_variant_with_the_course_parameter_counts(fi
     assert runs.loc["deep_cnn", "params.optimizer.name"] == "sgd"
     assert runs.loc["deep_cnn", "params.optimizer.learning_rate"] == "0.05"
     assert runs.loc["cnn_dnn", "params.model.dense_units"] == "128"
+    assert runs.loc["mnist_mlp", "params.training.validation_split"] == "0.15"
+    assert runs.loc["mlp", "params.optimizer.name"] == "sgd"
 
 
 def test_each_run_has_epoch_curves_evaluation_artifacts_and_a_loadable_model(finished_run: TempProject) -> None:
