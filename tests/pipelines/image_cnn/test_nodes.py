@@ -309,3 +309,30 @@ def test_report_shows_table_and_figures_for_the_best_models() -> None:
     assert html.count("data:image/png;base64,") == 6
     assert "Fashion-MNIST 87.6–88%" in html and "Fashion-MNIST ≈91%" in html  # the course's numbers alongside
     assert f"test {n_test}" in html
+
+
+def test_class_reports_give_the_named_variants_per_class_scores_and_confusion_matrix() -> None:
+    scores = summary(0.9, 266_610)
+    scores["per_class"]["3"] = {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4}
+    scores["confusion_matrix"][3] = [0, 0, 0, 1, 0, 3, 0, 0, 0, 0]  # three 3s taken for 5s
+    sections = nodes.class_reports({"mlp": scores, "cnn": summary(0.95, 53_578)}, CLASSES, ["mlp", "mnist_mlp"])
+    assert [section["variant"] for section in sections] == ["mlp"]  # mnist_mlp did not run; cnn is not named
+    table = sections[0]["table"].set_index("class")
+    assert list(table.columns) == ["precision", "recall", "f1", "support"]
+    assert table.loc["3"].tolist() == [0.5, 0.25, pytest.approx(1 / 3), 4]
+    assert "mlp: test confusion matrix (accuracy 92.50% of 40)" in sections[0]["confusion_matrix"].axes[0].get_title()  # 37 of 40 right
+    html = nodes.render_report(
+        nodes.rank_models({"mlp": scores}),
+        {"mlp": scores},
+        nodes.split_images(labelled(20), PREPROCESSING, seed=0),
+        CLASSES,
+        PREPROCESSING,
+        PARAMETERS["reporting"],
+        "cnn",
+        dict.fromkeys(("accuracy", "loss", "confusion_matrix", "mistakes", "filters", "feature_maps"), sections[0]["confusion_matrix"]),
+        sections,
+    )
+    section = html[html.index("<h2>mlp: scores per class</h2>") :]
+    table_html = "".join(section[: section.index("</table>")].split())  # without the whitespace between cells
+    assert "<td>3</td><td>0.500</td><td>0.250</td><td>0.333</td><td>4</td>" in table_html
+    assert section.index("</table>") < section.index("Test confusion matrix of mlp")  # the table, then its figure

@@ -91,9 +91,12 @@ def test_report_figures_and_uint8_arrays_are_written_and_logged(finished_run: Te
     }
     assert expected <= names
     report = next(content for path, content in outputs.items() if path.endswith("report.html")).decode()
-    assert report.count("data:image/png;base64,") == 6
+    assert report.count("data:image/png;base64,") == 6 + 2  # + the confusion matrices of mlp and mnist_mlp
     for model in VARIANTS:
         assert model in report
+    for model in ("mlp", "mnist_mlp"):  # the course's classification report for its MLPs
+        assert f"<h2>{model}: scores per class</h2>" in report
+        assert f"Test confusion matrix of {model}:" in report
     runs = finished_run.runs("image_cnn")
     parent = runs["tags.mlflow.parentRunId"].iloc[0]
     logged = {artifact.path.split("/")[-1] for artifact in mlflow.MlflowClient().list_artifacts(parent, "report")}

@@ -1,4 +1,4 @@
-"""Nodes of ``image_cnn``: a dense net and four CNNs compared on 28×28 grayscale images.
+"""Nodes of ``image_cnn``: dense nets and CNNs compared on 28×28 grayscale images.
 
 Data flow: validate the raw images (a pixel table or ``keras.datasets`` arrays) → uint8
 images and labels → stratified, seeded train / validation / test split (or the official
@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -400,6 +401,26 @@ def inspect_first_layer(model: keras.Model, splits: dict[str, np.ndarray], posit
     return np.asarray(layer.kernel), layer_activations(model, layer, x)[0]
 
 
+def class_reports(summaries: dict[str, dict[str, Any]], classes: list[str], variants: Sequence[str]) -> list[dict[str, Any]]:
+    """Per-class precision / recall / F1 / support and the test confusion matrix of each of ``variants`` that ran.
+
+    What the course prints for its MLPs (scikit-learn's per-class scores, then the confusion
+    matrix), from the numbers ``evaluate_model`` recorded. Variants of the list that did not run
+    this time (``--namespaces``) are left out.
+    """
+    return [
+        {
+            "variant": name,
+            "table": pd.DataFrame.from_dict(summaries[name]["per_class"], orient="index").rename_axis("class").reset_index(),
+            "confusion_matrix": confusion_matrix_figure(
+                summaries[name]["confusion_matrix"], classes, title=f"{name}: test confusion matrix"
+            ),
+        }
+        for name in variants
+        if name in summaries
+    ]
+
+
 def build_report(
     summaries: dict[str, dict[str, Any]],
     predictions: dict[str, dict[str, np.ndarray]],
@@ -450,7 +471,10 @@ def build_report(
         "filters": filters,
         "feature_maps": feature_maps,
     }
-    html = render_report(ranking, summaries, splits, classes, preprocessing, reporting, cnn, figures)
+    per_class_sections = class_reports(summaries, classes, reporting["per_class_variants"])
+    html = render_report(ranking, summaries, splits, classes, preprocessing, reporting, cnn, figures, per_class_sections)
+    for section in per_class_sections:  # drawn for the page only (each variant's run logs its own)
+        plt.close(section["confusion_matrix"])
     return ranking, accuracy_figure, loss_figure, matrix_figure, mistakes_figure, filters, feature_maps, html
 
 
@@ -463,8 +487,12 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
     reporting: dict[str, Any],
     cnn: str,
     figures: dict[str, Figure],
+    per_class_sections: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The pipeline's HTML report (template ``image_cnn.html.j2``): verdict, table with the course's figures, data, figures."""
+    """The pipeline's HTML report (template ``image_cnn.html.j2``): verdict, table with the course's figures, data, figures.
+
+    ``per_class_sections``: :func:`class_reports` of the variants ``reporting.per_class_variants`` names.
+    """
     best = str(ranking["model"].iloc[0])
     course = reporting["course_results"]
     per_class = pd.DataFrame.from_dict(summaries[best]["per_class"], orient="index").rename_axis("class").reset_index()
@@ -486,4 +514,5 @@ def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every vari
         best_cnn=cnn,
         data=data,
         figures=figures,
+        class_reports=per_class_sections,
     )
