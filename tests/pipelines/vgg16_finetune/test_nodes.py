@@ -449,6 +449,6 @@ def test_the_report_lists_a_variant_trained_from_scratch_next_to_the_transfer_va
         "reaches 70.00% test accuracy after 2 epochs, with 97.00% accuracy on the training images in its last epoch "
         "(the course: cats vs dogs ~70%)" in html
     )
-    assert "from_scratch: every layer (conv2d, conv2d_1, conv2d_2, dense) on batches decoded from the image files in every epoch" in html
+    assert "from_scratch: every layer (conv2d, conv2d_1, conv2d_2, dense) on the images, in batches read from the files" in html
     assert "<td>none (trained from scratch)</td>" in html
     assert "<td>–</td>" in html and "<td>NaN</td>" not in html  # its feature_seconds: nothing cached

@@ -243,8 +243,9 @@ def make_batches(images: pd.DataFrame, image_size: ImageSize, training: Training
     """``train`` batches decoded from the training files (reshuffled every epoch), the test folder's as ``validation``.
 
     For a variant trained as a whole from random weights (``from_scratch``): no part of it is
-    fixed, so nothing can be cached and every epoch reads the images (raw RGB 0..255; the model
-    rescales them itself). ``y_train`` holds the training labels (for ``class_weight``). The
+    fixed, so no features can be cached and every epoch runs the whole network on the images
+    (decoded once, kept in memory as uint8, reshuffled every epoch; raw RGB 0..255, which the
+    model rescales itself). ``y_train`` holds the training labels (for ``class_weight``). The
     global seed is set so that the shuffle order is the same whatever ran before this node.
     """
     refuse_choices_on_the_test_set(training, "a variant trained on the images")

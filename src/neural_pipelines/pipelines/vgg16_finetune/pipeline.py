@@ -94,7 +94,7 @@ def fine_tuning_template(source: str) -> Pipeline:
 
 
 def from_scratch_template() -> Pipeline:
-    """A network trained whole from random weights (``from_scratch``) on batches decoded from the image files every epoch.
+    """A network trained whole from random weights (``from_scratch``) on image batches read from the files, every epoch.
 
     ``trained_model`` stays in memory for this run's evaluation and predictions, as in the
     other templates; ``model`` is the versioned ``.keras`` file logged to MLflow.
