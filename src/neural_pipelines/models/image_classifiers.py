@@ -223,16 +223,16 @@ def build_depthpool_cnn(
     Conv(filters[0]) → MaxPool → DepthPool(depth_pool_size) → Conv(filters[1]) → MaxPool →
     DepthPool(depth_pool_size) → Flatten → Dense(num_classes, softmax); relu, valid padding.
 
-    Why this shape: it is the two-block ``cnn`` of this file with a :class:`DepthPool` after
-    each block, so the one thing that differs is the depth pooling. Each DepthPool keeps, at
-    every pixel, the stronger of each pair of feature maps (a maxout unit: two filters can
-    learn two versions of a stroke, and the layer answers to either), and halves the channels
-    the next layer sees: the second convolution has half its weights and multiply-adds, and
-    the output layer reads 5·5·32 = 800 features instead of 1,600. With [32, 64] filters that
-    is 17,610 parameters against 34,826 for the same stack without DepthPool. Spatial and depth
-    max pooling commute (both take maxima), so DepthPool comes after MaxPool, on a quarter of
-    the values. The filter counts must be multiples of ``depth_pool_size``: DepthPool refuses
-    others when the model is built.
+    Why this shape: it is the two conv + pool blocks of :func:`build_cnn` (with ``mnist_cnn``'s
+    32 and 64 filters) and a :class:`DepthPool` after each, so what is new is the depth pooling.
+    Each DepthPool keeps, at every pixel, the stronger of each pair of feature maps (a maxout
+    unit: two filters can learn two versions of a stroke, and the layer answers to either), and
+    halves the channels the next layer sees: the second convolution has half its weights and
+    multiply-adds, and the output layer reads 5·5·32 = 800 features instead of 1,600. With [32,
+    64] filters that is 17,610 parameters against 34,826 for the same stack without DepthPool.
+    Spatial and depth max pooling commute (both take maxima), so DepthPool comes after MaxPool,
+    on a quarter of the values. The filter counts must be multiples of ``depth_pool_size``:
+    DepthPool refuses others when the model is built.
     """
     return keras.Sequential(
         [
