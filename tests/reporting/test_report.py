@@ -23,6 +23,7 @@ REPORT_BLOCKS = {
     "house_prices": "report",
     "horse_or_human": "reporting",
     "vgg16_finetune": "reporting",
+    "fundamentals": "report",
 }
 TRAFFIC_REPORTING = {
     "title": "traffic forecast",

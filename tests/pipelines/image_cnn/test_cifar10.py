@@ -29,7 +29,7 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 BASE_PARAMETERS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_image_cnn.yml").read_text())["image_cnn"]
 FULL_CATALOG = yaml.safe_load((PROJECT_ROOT / "conf/full/catalog_image_cnn.yml").read_text())
 KERAS_ORIGIN = "https://www.cs.toronto.edu/~kriz/"
-DATA_NODES = ["image_cnn.ingest_images", "image_cnn.split_images", "image_cnn.plot_rgb_channels"]
+DATA_NODES = ["image_cnn.ingest_images", "image_cnn.split_images"]
 
 
 def rgb_splits(labels: list[int]) -> dict[str, np.ndarray]:
@@ -123,8 +123,6 @@ def test_full_env_cifar10_reads_the_placed_archive_into_colour_splits(temp_proje
     assert splits["x_train"].shape[1:] == (32, 32, 3) and splits["x_train"].dtype == np.uint8
     np.testing.assert_array_equal(np.sort(splits["index_test"]), np.arange(100, 120))  # the official test batch
     assert (splits["x_train"][splits["index_train"] == 0] == [255, 0, 0]).all()  # channel order survives ingest and split
-    figures = list((temp_project.path / "data/08_reporting/image_cnn/rgb_channels.png").glob("*/rgb_channels.png"))
-    assert len(figures) == 1
     mlflow.set_tracking_uri(temp_project.tracking_uri)
-    (parent,) = mlflow.search_runs(search_all_experiments=True)["run_id"]  # the kedro run's own run: no variant ran
-    assert [artifact.path for artifact in mlflow.MlflowClient().list_artifacts(parent, "report")] == ["report/rgb_channels.png"]
+    (status,) = mlflow.search_runs(search_all_experiments=True)["status"]  # the kedro run's own run: no variant ran
+    assert status == "FINISHED"

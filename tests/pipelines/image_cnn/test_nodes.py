@@ -300,13 +300,16 @@ def test_report_shows_table_and_figures_for_the_best_models() -> None:
         PREPROCESSING,
         {**PARAMETERS["reporting"], "misclassified_images": 5},
     )
-    comparison, _accuracy, _loss, matrix, mistakes, filters, maps, html = outputs
+    comparison, _accuracy, _loss, matrix, mistakes, filters, maps, patterns, convolution, channels, html = outputs
     assert comparison["model"].tolist() == ["dnn", "cnn"]
+    assert len(patterns.axes) == PARAMETERS["reporting"]["pattern_filters"]  # one convolution: one row of patterns
+    assert "what 8 filters per layer respond to" in patterns.get_suptitle()
+    assert len(convolution.axes) == 10 and "one channel" in channels.get_suptitle().lower()  # the digits are grayscale
     assert "dnn (best)" in matrix.axes[0].get_title()
     assert len(mistakes.axes[0].texts) == 5 and f"5 of {n_test} shown" in mistakes.axes[0].get_title()
     assert "cnn (best CNN)" in filters.axes[0].get_title() and "4 filters 3×3" in filters.axes[0].get_title()
     assert "4 of 4 channels, 26×26" in maps.axes[1].get_title()
-    assert html.count("data:image/png;base64,") == 6
+    assert html.count("data:image/png;base64,") == 9
     assert "Fashion-MNIST 87.6–88%" in html and "Fashion-MNIST ≈91%" in html  # the course's numbers alongside
     assert f"test {n_test}" in html
 
@@ -329,7 +332,20 @@ def test_class_reports_give_the_named_variants_per_class_scores_and_confusion_ma
         PREPROCESSING,
         PARAMETERS["reporting"],
         "cnn",
-        dict.fromkeys(("accuracy", "loss", "confusion_matrix", "mistakes", "filters", "feature_maps"), sections[0]["confusion_matrix"]),
+        dict.fromkeys(
+            (
+                "accuracy",
+                "loss",
+                "confusion_matrix",
+                "mistakes",
+                "filters",
+                "feature_maps",
+                "filter_patterns",
+                "convolution_demo",
+                "rgb_channels",
+            ),
+            sections[0]["confusion_matrix"],
+        ),
         sections,
     )
     section = html[html.index("<h2>mlp: scores per class</h2>") :]

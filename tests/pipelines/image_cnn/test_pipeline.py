@@ -88,10 +88,14 @@ def test_report_figures_and_uint8_arrays_are_written_and_logged(finished_run: Te
         "misclassified.png",
         "first_layer_filters.png",
         "feature_maps.png",
+        "filter_patterns.png",
+        "convolution_demo.png",
+        "rgb_channels.png",
     }
     assert expected <= names
     report = next(content for path, content in outputs.items() if path.endswith("report.html")).decode()
-    assert report.count("data:image/png;base64,") == 6 + 2  # + the confusion matrices of mlp and mnist_mlp
+    assert report.count("data:image/png;base64,") == 9 + 2  # + the confusion matrices of mlp and mnist_mlp
+    assert "<h2>Convolution, shown</h2>" in report and "What a filter has learned" in report
     for model in VARIANTS:
         assert model in report
     for model in ("mlp", "mnist_mlp"):  # the course's classification report for its MLPs

@@ -357,12 +357,15 @@ def report_inputs(folders: tuple[Path, Path], images: pd.DataFrame, tmp_path: Pa
         "pretrained_weights_hint": "Name a local weights file to use pretrained weights here.",
         "misclassified_images": 8,
         "constant_features_below": 1e-6,
+        "pattern_layers": ["block1_conv1"],
+        "pattern_filters": 2,
         "course_results": {"fine_tuning": "97.4% → 97.5%"},
     }
     return {
         "summaries": summaries,
         "predictions": predictions,
         "settings": {"feature_extraction": VGG16, "fine_tuning": VGG16, "mobilenet_v2": {"architecture": "mobilenet_v2", "weights": None}},
+        "models": {"feature_extraction": built()},
         "images": images,
         "new_images": new_images,
         "new_predictions": new_predictions,
@@ -380,7 +383,9 @@ def test_report_ranks_the_variants_and_says_plainly_when_weights_are_random(
     assert ranking["model"].tolist() == ["fine_tuning", "feature_extraction", "mobilenet_v2"]
     assert list(ranking.columns)[:5] == ["model", "n_params", "n_trainable_params", "test_accuracy", "test_auc"]
     assert {"train_seconds", "feature_seconds", "epochs_run"} <= set(ranking.columns)
-    assert len(figures) == 4 and html.count("data:image/png;base64,") == 4
+    assert len(figures) == 5 and html.count("data:image/png;base64,") == 5
+    assert "What VGG16's filters respond to" in html
+    assert "meaningless" in figures[4].get_suptitle()  # VGG16 has random weights here
     assert "random initialization" in html and "say nothing about transfer learning" in html
     assert "Name a local weights file to use pretrained weights here." in html  # the hint comes from the parameters
     assert "mobilenet_v2: the frozen part gives (nearly) the same features to every image" in html

@@ -25,7 +25,7 @@ from sklearn.metrics import classification_report, confusion_matrix, f1_score
 from sklearn.model_selection import train_test_split
 
 from neural_pipelines.parameters import Count, Fraction, Parameters
-from neural_pipelines.reporting import comparison_table, learning_curves, render_template
+from neural_pipelines.reporting import comparison_table, convolution_demo_figure, filter_patterns_figure, learning_curves, render_template
 from neural_pipelines.reporting.classification import (
     confusion_matrix_figure,
     feature_maps_figure,
@@ -35,6 +35,7 @@ from neural_pipelines.reporting.classification import (
     misclassified_grid,
     rgb_channels_figure,
 )
+from neural_pipelines.reporting.filters import conv_layer_names
 from neural_pipelines.training import TrainingSettings
 from neural_pipelines.training.steps import hold_out_last
 from neural_pipelines.training.tfdata import image_dataset
@@ -429,12 +430,14 @@ def build_report(
     classes: list[str],
     preprocessing: ImagePreprocessing,
     reporting: dict[str, Any],
-) -> tuple[pd.DataFrame, Figure, Figure, Figure, Figure, Figure, Figure, str]:
-    """The comparison table, six figures and the HTML report that shows them all.
+) -> tuple[pd.DataFrame, Figure, Figure, Figure, Figure, Figure, Figure, Figure, Figure, Figure, str]:
+    """The comparison table, nine figures and the HTML report that shows them all.
 
     Figures: accuracy and loss learning curves of every variant; the best model's test
-    confusion matrix and its most confident mistakes; the best CNN's first-layer filters
-    and its feature maps for one test image.
+    confusion matrix and its most confident mistakes; the best CNN's first-layer filters,
+    its feature maps for one test image and the patterns that most excite filters of its
+    first and last convolutions (gradient ascent); hand-set kernels convolved with that test
+    image; a few training images split into their colour channels.
     """
     ranking = rank_models(summaries)
     best = ranking["model"].iloc[0]
@@ -463,6 +466,10 @@ def build_report(
         maps,
         title=f"{cnn}: first-layer feature maps of test image {position} (class {classes[splits['y_test'][position]]})",
     )
+    conv_layers = conv_layer_names(models[cnn])
+    patterns = filter_patterns_figure(
+        models[cnn], sorted({conv_layers[0], conv_layers[-1]}, key=conv_layers.index), n_filters=int(reporting["pattern_filters"])
+    )
     figures = {
         "accuracy": accuracy_figure,
         "loss": loss_figure,
@@ -470,12 +477,15 @@ def build_report(
         "mistakes": mistakes_figure,
         "filters": filters,
         "feature_maps": feature_maps,
+        "filter_patterns": patterns,
+        "convolution_demo": convolution_demo_figure(splits["x_test"][position]),
+        "rgb_channels": plot_rgb_channels(splits, classes, reporting),
     }
     per_class_sections = class_reports(summaries, classes, reporting["per_class_variants"])
     html = render_report(ranking, summaries, splits, classes, preprocessing, reporting, cnn, figures, per_class_sections)
     for section in per_class_sections:  # drawn for the page only (each variant's run logs its own)
         plt.close(section["confusion_matrix"])
-    return ranking, accuracy_figure, loss_figure, matrix_figure, mistakes_figure, filters, feature_maps, html
+    return ranking, *figures.values(), html
 
 
 def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every variant's outputs)

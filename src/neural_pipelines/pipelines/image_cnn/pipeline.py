@@ -39,14 +39,23 @@ def data_pipeline() -> Pipeline:
         [
             step(nodes.ingest_images, ["raw_images", "params:classes", "params:image_shape", "params:ingest"], "images"),
             step(nodes.split_images, ["images", "params:preprocessing", "params:seed"], "splits"),
-            step(nodes.plot_rgb_channels, ["splits", "params:classes", "params:reporting"], "rgb_channels"),
         ]
     )
 
 
 def report_pipeline() -> Pipeline:
     """Comparison table, figures and the HTML report over every variant's summary, predictions and model."""
-    figures = ["accuracy_curves", "loss_curves", "best_confusion_matrix", "misclassified", "first_layer_filters", "feature_maps"]
+    figures = [
+        "accuracy_curves",
+        "loss_curves",
+        "best_confusion_matrix",
+        "misclassified",
+        "first_layer_filters",
+        "feature_maps",
+        "filter_patterns",
+        "convolution_demo",
+        "rgb_channels",
+    ]
     return Pipeline(
         [
             step(

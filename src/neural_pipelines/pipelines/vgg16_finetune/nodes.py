@@ -42,7 +42,7 @@ from sklearn.metrics import confusion_matrix
 from neural_pipelines.models import CompileSettings, ModelSettings, OptimizerSettings, compile_model, trainable_count
 from neural_pipelines.models.transfer import TRANSFER_MODELS, split_at, unfreeze_top_layers
 from neural_pipelines.parameters import ImageSize
-from neural_pipelines.reporting import comparison_table, learning_curves, render_template
+from neural_pipelines.reporting import comparison_table, filter_patterns_figure, learning_curves, render_template
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
 from neural_pipelines.training import TrainingSettings, fit_from_params, seed_everything
 from neural_pipelines.training.tfdata import image_file_dataset, load_image_array
@@ -429,17 +429,19 @@ def build_report(  # noqa: PLR0913, PLR0917 (the report reads across every varia
     summaries: dict[str, dict[str, Any]],
     predictions: dict[str, dict[str, np.ndarray]],
     settings: dict[str, dict[str, Any]],
+    models: dict[str, keras.Model],
     images: pd.DataFrame,
     new_images: pd.DataFrame,
     new_predictions: pd.DataFrame,
     classes: list[str],
     image_size: ImageSize,
     reporting: dict[str, Any],
-) -> tuple[pd.DataFrame, Figure, Figure, Figure, Figure, str]:
-    """The comparison table, four figures and the HTML report that shows them.
+) -> tuple[pd.DataFrame, Figure, Figure, Figure, Figure, Figure, str]:
+    """The comparison table, five figures and the HTML report that shows them.
 
     Figures: accuracy and loss learning curves of every variant, the best variant's most
-    confident mistakes on the test set, and the new pictures with their predictions.
+    confident mistakes on the test set, the new pictures with their predictions, and what
+    filters of VGG16's block convolutions respond to most (gradient ascent on the input).
     ``settings`` holds each variant's base model parameters (architecture, ``weights``);
     ``new_images`` is the validated table of the pictures that ``new_predictions`` covers.
     """
@@ -462,9 +464,33 @@ def build_report(  # noqa: PLR0913, PLR0917 (the report reads across every varia
         title=f"{best}: most confident mistakes on the test set",
     )
     new_figure = predictions_grid(new_images, new_predictions, image_size)
-    figures = {"accuracy": accuracy_figure, "loss": loss_figure, "mistakes": mistakes_figure, "new_pictures": new_figure}
+    figures = {
+        "accuracy": accuracy_figure,
+        "loss": loss_figure,
+        "mistakes": mistakes_figure,
+        "new_pictures": new_figure,
+        "filter_patterns": vgg16_filter_patterns(models, settings, reporting),
+    }
     html = render_report(ranking, summaries, settings, images, new_predictions, classes, image_size, reporting, figures)
-    return ranking, accuracy_figure, loss_figure, mistakes_figure, new_figure, html
+    return ranking, *figures.values(), html
+
+
+def vgg16_filter_patterns(models: dict[str, keras.Model], settings: dict[str, Any], reporting: dict[str, Any]) -> Figure:
+    """Patterns that most excite filters of VGG16's ``reporting.pattern_layers``, in the first variant built on VGG16.
+
+    The patterns are the base's, whatever head trained on it; with random weights (no
+    ImageNet file, as in the base environment) the figure says they mean nothing.
+    """
+    name = next((name for name, model in settings.items() if dict(model).get("architecture") == "vgg16" and name in models), None)
+    if name is None:
+        raise ValueError(f"vgg16_finetune's report draws VGG16's filter patterns, but no variant built on vgg16 ran ({PARAMS_FILE}).")
+    return filter_patterns_figure(
+        models[name],
+        list(reporting["pattern_layers"]),
+        n_filters=int(reporting["pattern_filters"]),
+        input_range=(0.0, 255.0),  # the model takes raw RGB and preprocesses it itself
+        random_weights=dict(settings[name]).get("weights") is None,
+    )
 
 
 def render_report(  # noqa: PLR0913, PLR0917 (the report reads across every variant's outputs)

@@ -129,8 +129,8 @@ def report_pipeline() -> Pipeline:
     # each variant's base settings (architecture, weights): its own, or those of the variant it continues from
     variants = configured_variants(PIPELINE)
     settings = {name: f"params:{block.get('continue_from', name)}.model" for name, block in variants.items()}
-    results = ["summaries", "predictions", "model_settings", "images", "new_image_manifest", "new_image_predictions"]
-    figures = ["accuracy_curves", "loss_curves", "misclassified", "new_predictions_grid"]
+    results = ["summaries", "predictions", "model_settings", "models", "images", "new_image_manifest", "new_image_predictions"]
+    figures = ["accuracy_curves", "loss_curves", "misclassified", "new_predictions_grid", "filter_patterns"]
     return Pipeline(
         [
             Node(collect, settings, "model_settings", name="collect_model_settings"),
