@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from neural_pipelines.models import ARCHITECTURES, build_architecture, make_optimizer
+from neural_pipelines.models import ARCHITECTURES, build_architecture, make_optimizer, registry
 from neural_pipelines.models.image_classifiers import IMAGE_CLASSIFIERS
 from neural_pipelines.training import TrainingSettings
 from neural_pipelines.training.steps import build_model
@@ -234,3 +234,15 @@ def test_horse_or_human_augmentation_acts_only_in_training_and_the_model_reloads
 def test_unknown_architecture_lists_every_known_one() -> None:
     with pytest.raises(ValueError, match=r"'resnet'.*horse_or_human_cnn.*add a builder"):
         build_architecture({"architecture": "resnet"}, (96, 96, 3), 1)
+
+
+def test_two_builder_families_cannot_share_an_architecture_name() -> None:
+    def first(input_shape, outputs):
+        return None
+
+    def second(input_shape, outputs):
+        return None
+
+    assert registry({"a": first}, {"b": second}) == {"a": first, "b": second}
+    with pytest.raises(ValueError, match=r"Architecture name 'a' names both first and second: rename one\."):
+        registry({"a": first}, {"a": second})

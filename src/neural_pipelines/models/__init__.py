@@ -24,14 +24,19 @@ from neural_pipelines.models.regression import REGRESSORS
 from neural_pipelines.models.transfer import TRANSFER_MODELS
 from neural_pipelines.parameters import Parameters
 
-ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
-    **FORECASTERS,
-    **IMAGE_CLASSIFIERS,
-    **BINARY_IMAGE_CLASSIFIERS,
-    **REGRESSORS,
-    **TRANSFER_MODELS,
-    **FUNDAMENTALS,
-}
+
+def registry(*families: Mapping[str, Callable[..., keras.Model]]) -> dict[str, Callable[..., keras.Model]]:
+    """One name → builder table from each family's; a name two families use is refused (a merge would keep one silently)."""
+    merged: dict[str, Callable[..., keras.Model]] = {}
+    for family in families:
+        for name, builder in family.items():
+            if name in merged and merged[name] is not builder:
+                raise ValueError(f"Architecture name {name!r} names both {merged[name].__name__} and {builder.__name__}: rename one.")
+            merged[name] = builder
+    return merged
+
+
+ARCHITECTURES = registry(FORECASTERS, IMAGE_CLASSIFIERS, BINARY_IMAGE_CLASSIFIERS, REGRESSORS, TRANSFER_MODELS, FUNDAMENTALS)
 
 
 @functools.cache
