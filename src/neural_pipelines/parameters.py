@@ -12,9 +12,9 @@ then receives the model instance, so a setting Keras would silently replace (``b
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 #: A share of the rows, strictly between 0 and 1 (0 leaves a split empty; 1 leaves nothing else).
 Fraction = Annotated[float, Field(gt=0, lt=1)]
@@ -27,9 +27,28 @@ Dropout = Annotated[float, Field(ge=0, lt=1)]
 
 
 class Parameters(BaseModel):
-    """A parameter block: every key known, types as written (``"32"`` is not a batch size), read-only."""
+    """A parameter block: every key known, types as written (``"32"`` is not a batch size), read-only.
+
+    A block that sets ``block`` and ``misplaced_hint`` answers a key nothing reads by naming
+    the keys it takes and where the stray setting belongs (an old ``training.learning_rate``
+    would otherwise be silently ignored, and still look set).
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    block: ClassVar[str] = ""
+    misplaced_hint: ClassVar[str] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_known_keys(cls, values: Any) -> Any:
+        unknown = sorted(set(values) - set(cls.model_fields)) if cls.misplaced_hint and isinstance(values, dict) else []
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)} is not a {cls.block} setting (a {cls.block} block sets {', '.join(cls.model_fields)}); "
+                f"{cls.misplaced_hint}"
+            )
+        return values
 
 
 class ImageSize(RootModel[tuple[Annotated[int, Field(ge=1, strict=True)], Annotated[int, Field(ge=1, strict=True)]]]):

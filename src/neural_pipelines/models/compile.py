@@ -48,16 +48,8 @@ class CompileSettings(Parameters):
     loss: str
     metrics: Sequence[str] = ()
 
-    @model_validator(mode="before")
-    @classmethod
-    def _only_compile_keys(cls, block: Any) -> Any:
-        unknown = sorted(set(block) - set(cls.model_fields)) if isinstance(block, dict) else []
-        if unknown:
-            raise ValueError(
-                f"{', '.join(unknown)} is not a compile setting (compile sets loss and metrics; the optimizer block its name, "
-                "learning rate and the rest)"
-            )
-        return block
+    block = "compile"
+    misplaced_hint = "the optimizer block sets the optimizer's name, learning rate and the rest"
 
     @field_validator("loss")
     @classmethod

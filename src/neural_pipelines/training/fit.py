@@ -15,7 +15,7 @@ from typing import Any, Literal
 import keras
 import numpy as np
 import tensorflow as tf
-from pydantic import NonNegativeFloat, NonNegativeInt, model_validator
+from pydantic import NonNegativeFloat, NonNegativeInt
 from sklearn.utils.class_weight import compute_class_weight
 
 from neural_pipelines.parameters import Count, Fraction, Parameters
@@ -140,17 +140,8 @@ class TrainingSettings(Parameters):
     class_weight: Literal["balanced"] | None = None  # balanced: each class weighs n / (k · its count) in the loss
     validation_split: Fraction | None = None  # validate on the last share of the training data (as Keras' validation_split)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _only_training_keys(cls, block: Any) -> Any:
-        """A key nothing reads (an old ``learning_rate``) would be silently ignored, and still look set."""
-        unknown = sorted(set(block) - set(cls.model_fields)) if isinstance(block, dict) else []
-        if unknown:
-            raise ValueError(
-                f"{', '.join(unknown)} is not a training setting (a training block sets {', '.join(cls.model_fields)}); "
-                "the learning rate belongs in the optimizer block and the loss in the compile block"
-            )
-        return block
+    block = "training"
+    misplaced_hint = "the learning rate belongs in the optimizer block and the loss in the compile block"
 
 
 def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
