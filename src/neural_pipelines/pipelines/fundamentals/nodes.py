@@ -20,7 +20,6 @@ California they are the course's own rows, in the course's order.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -37,12 +36,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from neural_pipelines.datasets.scikit_learn import TARGET_NAME_COLUMN
 from neural_pipelines.parameters import Count, Fraction, Parameters
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.report import thousands
+from neural_pipelines.training.estimators import fit_estimator
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
 logger = logging.getLogger(__name__)
@@ -330,13 +329,9 @@ def fit_baseline(model_input: dict[str, Any], baseline: BaselineSettings, seed: 
         hyperparameters.setdefault("random_state", int(seed))
     estimator = estimator_class(**hyperparameters)
     model = make_pipeline(StandardScaler(), estimator) if baseline.standardize else estimator
-    started = time.perf_counter()
-    with threadpool_limits(limits=baseline.threads):
-        model.fit(model_input["x_train"], model_input["y_train"])
-    seconds = time.perf_counter() - started
+    seconds = fit_estimator(model, model_input["x_train"], model_input["y_train"], baseline.threads, baseline.method)
     iterations = int(np.max(getattr(estimator, "n_iter_", 0)))
     history = {"loss": [float(value) for value in estimator.loss_curve_]} if hasattr(estimator, "loss_curve_") else {}
-    logger.info("Fitted %s on %d rows in %.2fs (%d iterations)", baseline.method, len(model_input["y_train"]), seconds, iterations)
     return model, {"history": history, "train_seconds": round(seconds, 3), "epochs_run": iterations, "best_epoch": iterations}
 
 

@@ -10,7 +10,6 @@ report (table, diagnostics of the best model, learning curves, permutation impor
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import numpy as np
@@ -23,13 +22,13 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from neural_pipelines.parameters import Fraction, Parameters
 from neural_pipelines.pipelines.house_prices.serving import PriceModel, RawFrameCleaner, normalize_columns
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.regression import horizontal_bars, permutation_importance, predicted_vs_actual, residuals_vs_predicted
 from neural_pipelines.reporting.report import dollars, thousands
+from neural_pipelines.training.estimators import fit_estimator
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
 logger = logging.getLogger(__name__)
@@ -323,11 +322,7 @@ def fit_baseline(model_input: dict[str, np.ndarray], baseline: dict[str, Any], s
     if method == "hist_gradient_boosting":
         hyperparameters.setdefault("random_state", int(seed))
     estimator = BASELINES[method](**hyperparameters)
-    started = time.perf_counter()
-    with threadpool_limits(limits=baseline.get("threads")):
-        estimator.fit(model_input["x_train"], model_input["y_train"])
-    seconds = time.perf_counter() - started
-    logger.info("Fitted %s on %d rows in %.2fs", method, len(model_input["y_train"]), seconds)
+    seconds = fit_estimator(estimator, model_input["x_train"], model_input["y_train"], baseline.get("threads"), method)
     return estimator, {"history": {}, "train_seconds": round(seconds, 3), "epochs_run": 0, "best_epoch": 0}
 
 
