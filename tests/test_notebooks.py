@@ -22,7 +22,7 @@ from tests.conftest import PROJECT_ROOT, TempProject
 
 #: notebook (named after its pipeline) → the metric its last cell ranks the variants by, and whether lower is better
 RANKED_BY = {
-    "traffic_lstm": ("test_mse", True),
+    "traffic_lstm": ("test_mae", True),
     "image_cnn": ("test_accuracy", False),
     "house_prices": ("test_mae", True),
     "horse_or_human": ("test_accuracy", False),

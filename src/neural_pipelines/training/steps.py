@@ -143,6 +143,7 @@ def record_results(evaluation: dict[str, Any], fit_record: dict[str, Any] | None
     position, e.g. hours ahead) and, at step 0, ``evaluation["metrics"]`` with the fit's
     ``train_seconds``, ``epochs_run`` and ``best_epoch`` (what did not train logs no fit
     metrics) — the same names in every variant's run, so MLflow's Compare view lines them up.
+    The summary's ``trained`` tells a fitted model (network or estimator) from a naive forecast.
     """
     fit = dict(NOT_TRAINED if fit_record is None else fit_record)
     final = dict(evaluation["metrics"])
@@ -155,5 +156,13 @@ def record_results(evaluation: dict[str, Any], fit_record: dict[str, Any] | None
     metrics = mlflow_metric_history(per_epoch=fit["history"] or None, final=final, per_step=by_step)
     details = {key: value for key, value in evaluation.items() if key not in ("metrics", "by_step")}
     fit_details = {key: value for key, value in fit.items() if key not in (*SUMMARY_KEYS, "history")}
-    summary = {**{key: fit.get(key) for key in SUMMARY_KEYS}, **final, **by_step, **fit_details, **details, "history": fit["history"]}
+    summary = {
+        **{key: fit.get(key) for key in SUMMARY_KEYS},
+        **final,
+        **by_step,
+        **fit_details,
+        **details,
+        "trained": fit_record is not None,
+        "history": fit["history"],
+    }
     return metrics, summary

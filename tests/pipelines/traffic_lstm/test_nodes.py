@@ -303,40 +303,206 @@ def test_train_then_predict_on_the_test_windows(scaled_series: pd.DataFrame) -> 
 # --- report -------------------------------------------------------------------------
 
 
-def summary(test_mse: float, epochs: int) -> dict:
+def summary(test_mae: float, epochs: int, trained: bool | None = None) -> dict:
     history = {"loss": [0.5, 0.4], "val_loss": [0.6, 0.5]} if epochs else {}
     return {
-        "test_mse": test_mse,
-        "test_mae": test_mse * 1000,
-        "test_rmse": test_mse * 1200,
+        "test_mse": test_mae / 1000,
+        "test_mae": test_mae,
+        "test_rmse": test_mae * 1.2,
         "n_params": 10 * epochs,
         "train_seconds": float(epochs),
         "epochs_run": epochs,
         "best_epoch": epochs,
-        "test_mae_by_horizon": [test_mse] * 24,
+        "test_mae_by_horizon": [test_mae] * 24,
+        "trained": epochs > 0 if trained is None else trained,
         "history": history,
     }
 
 
-REPORTING = {"title": "traffic forecast", "data_note": "A test series.", "course_results": {"lstm": "1.91e-2"}}
+REPORTING = {
+    "title": "traffic forecast",
+    "data_note": "A test series.",
+    "course_results": {"lstm": "1.91e-2"},
+    "naive_reference": "seasonal_naive_168h",
+}
 
 
-def test_report_ranks_models_and_states_who_wins(scaled_series: pd.DataFrame) -> None:
+def test_report_ranks_by_mae_and_computes_the_verdict_against_the_naive_week(scaled_series: pd.DataFrame) -> None:
     windows = nodes.make_windows(scaled_series, PREPROCESSING)
     scaler = MinMaxScaler().fit(np.array([[0.0], [1.0]]))
-    predictions = dict.fromkeys(("lstm", "persistence"), windows["y_test"])
+    names = ("lstm", "lstm_calendar", "gradient_boosting", "persistence", "seasonal_naive_168h")
+    predictions = dict.fromkeys(names, windows["y_test"])
 
-    def report(lstm_mse: float, persistence_mse: float) -> tuple:
-        summaries = {"lstm": summary(lstm_mse, 2), "persistence": summary(persistence_mse, 0)}
+    def report(calendar_mae: float, boosting_mae: float) -> tuple:
+        summaries = {
+            "lstm": summary(500.0, 2),
+            "lstm_calendar": summary(calendar_mae, 2),
+            "gradient_boosting": summary(boosting_mae, 0, trained=True),
+            "persistence": summary(240.0, 0),  # the best naive one, but not the reference
+            "seasonal_naive_168h": summary(250.0, 0),
+        }
         return nodes.build_report(summaries, predictions, scaled_series, windows, scaler, PREPROCESSING, REPORTING)
 
-    comparison, *figures, html = report(0.01, 0.02)
-    assert comparison["model"].tolist() == ["lstm", "persistence"]
+    comparison, *figures, html = report(200.0, 210.0)
+    assert comparison["model"].tolist() == ["lstm_calendar", "gradient_boosting", "persistence", "seasonal_naive_168h", "lstm"]
     assert list(comparison.columns) == ["model", *nodes.COMPARISON_COLUMNS]
+    assert comparison["trained"].tolist() == [True, True, False, False, True]
     assert len(figures) == 3
-    assert "The best network, lstm (test MSE 0.01), beats the best naive baseline, persistence" in html
+    # 200 vs 250: 20% lower MAE; RMSE 240 vs 300: 20% lower
+    assert "The best model, <b>lstm_calendar</b>, beats seasonal_naive_168h" in html
+    assert "MAE 200.0 vs 250.0 vehicles/hour, 20.0% lower; RMSE 240.0 vs 300.0 vehicles/hour, 20.0% lower" in html
+    assert "The course's best network, lstm, reaches MAE 500.0" in html
     assert html.count("data:image/png;base64,") == 3
-    _, *_, html = report(0.03, 0.02)
-    assert "does not beat the best naive baseline, persistence" in html
-    assert "cannot tell a Saturday morning from a Monday morning" in html
-    assert "from the last 6 hours" in html and "comparable with the course's 1.91e-2 lstm" in html  # from the parameters
+
+    # a fitted model without epochs (gradient boosting) can win, and a loss is stated as one
+    _, *_, html = report(300.0, 260.0)
+    assert "The best model, <b>gradient_boosting</b>, does not beat seasonal_naive_168h" in html
+    assert "MAE 260.0 vs 250.0 vehicles/hour, 4.0% higher" in html
+
+
+def test_verdict_falls_back_to_the_best_naive_forecast_when_the_reference_did_not_run() -> None:
+    comparison = pd.DataFrame(
+        {"model": ["net", "persistence"], "trained": [True, False], "test_mae": [90.0, 100.0], "test_rmse": [120.0, 100.0]}
+    )
+    result = nodes.verdict(comparison, "seasonal_naive_168h", ["lstm"])
+    assert result["reference"]["model"] == "persistence" and result["best_course_network"] is None
+    assert result["change"] == pytest.approx({"test_mae": -0.1, "test_rmse": 0.2})
+    with pytest.raises(ValueError, match="at least one of each"):
+        nodes.verdict(comparison.iloc[:1], "seasonal_naive_168h", [])
+
+
+def test_learning_curves_show_mse_for_a_network_trained_on_mae() -> None:
+    mae_trained = {"loss": [0.2], "val_loss": [0.3], "mse": [0.05], "val_mse": [0.06]}
+    assert nodes.mse_history(mae_trained) == {"loss": [0.05], "val_loss": [0.06]}
+    mse_trained = {"loss": [0.05], "val_loss": [0.06], "mae": [0.2]}
+    assert nodes.mse_history(mse_trained) is mse_trained
+
+
+# --- calendar-aware variants ---------------------------------------------------------
+
+CONTEXT = PREPROCESSING.model_copy(update={"context_hours": 48})
+FEATURES = nodes.TrafficFeatures(history_hours=48, calendar=["hour_of_day", "day_of_week"], target_hour_lags=[24, 48])
+
+
+@pytest.fixture
+def week_series() -> pd.DataFrame:
+    """20 days of hours whose volume is its own index: a value names the hour it was read from."""
+    scaled, _ = nodes.split_and_scale(hourly_series(np.arange(480, dtype=float)), PREPROCESSING)
+    return scaled
+
+
+def test_context_hours_keeps_only_windows_every_variant_can_read(week_series: pd.DataFrame) -> None:
+    short = nodes.make_windows(week_series, PREPROCESSING)
+    long = nodes.make_windows(week_series, CONTEXT)
+    # the same 6-hour inputs and targets, starting later: 48 observed hours before the first target
+    assert short["target_start_train"][0] == 6 and long["target_start_train"][0] == 48
+    np.testing.assert_array_equal(long["target_start_test"], short["target_start_test"])  # the test part starts after hour 48
+    series = week_series["scaled"].to_numpy()
+    t = long["target_start_train"][0]
+    np.testing.assert_array_equal(long["x_train"][0, :, 0], series[t - 6 : t])
+    # a gap at hour 400 drops the windows whose 48 hours before the targets touch it from the long windows only
+    gappy = week_series.assign(scaled=week_series["scaled"].where(week_series.index != 400))
+    kept_long = nodes.make_windows(gappy, CONTEXT)["target_start_test"]
+    kept_short = nodes.make_windows(gappy, PREPROCESSING)["target_start_test"]
+    assert not ((kept_long > 400) & (kept_long <= 448)).any()
+    assert ((kept_short > 406) & (kept_short <= 448)).any()
+    with pytest.raises(ValueError, match=r"context_hours \(3\) must be at least history_hours \(6\)"):
+        nodes.TrafficPreprocessing(**{**PREPROCESSING.model_dump(), "context_hours": 3})
+
+
+def test_calendar_features_are_cyclic_and_values_known_at_forecast_time(week_series: pd.DataFrame) -> None:
+    windows = nodes.make_windows(week_series, CONTEXT)
+    model_input = nodes.window_features(week_series, windows, FEATURES, CONTEXT)
+    series = week_series["scaled"].to_numpy()
+    x, start = model_input["x_test"], model_input["target_start_test"]
+    assert x["history"].shape == (len(start), 48, 1) and x["target_hours"].shape == (len(start), 24, 6)
+    np.testing.assert_array_equal(model_input["y_test"], windows["y_test"])
+    i, k = 3, 5
+    t = start[i]
+    np.testing.assert_array_equal(x["history"][i, :, 0], series[t - 48 : t])
+    hour, weekday = week_series["datetime"].dt.hour[t + k], week_series["datetime"].dt.dayofweek[t + k]
+    expected = [
+        np.sin(2 * np.pi * hour / 24),
+        np.cos(2 * np.pi * hour / 24),
+        np.sin(2 * np.pi * weekday / 7),
+        np.cos(2 * np.pi * weekday / 7),
+        series[t + k - 24],
+        series[t + k - 48],
+    ]
+    np.testing.assert_allclose(x["target_hours"][i, k], expected, rtol=1e-6, atol=1e-6)
+    # 2024-01-01 00:00 is a Monday at midnight: (sin, cos) of hour 0 and weekday 0 are (0, 1)
+    np.testing.assert_allclose(nodes.calendar_features(week_series["datetime"][:1], ["hour_of_day", "day_of_week"], None), [[0, 1, 0, 1]])
+
+
+def test_no_target_hour_volume_leaks_into_the_inputs(week_series: pd.DataFrame) -> None:
+    windows = nodes.make_windows(week_series, CONTEXT)
+    before = nodes.window_features(week_series, windows, FEATURES, CONTEXT)
+    for split in ("train", "validation", "test"):
+        for i in (0, len(windows[f"y_{split}"]) // 2, -1):
+            t = windows[f"target_start_{split}"][i]
+            # change every volume from the window's first target hour on
+            altered = week_series.assign(scaled=np.where(week_series.index >= t, -1.0, week_series["scaled"]).astype("float32"))
+            after = nodes.window_features(altered, windows, FEATURES, CONTEXT)
+            for name in ("history", "target_hours"):
+                np.testing.assert_array_equal(after[f"x_{split}"][name][i], before[f"x_{split}"][name][i])
+
+
+@pytest.mark.parametrize(
+    ("features", "preprocessing", "message"),
+    [
+        (FEATURES.model_copy(update={"target_hour_lags": [12]}), CONTEXT, r"\[12\] are shorter than the 24-hour horizon"),
+        (FEATURES.model_copy(update={"target_hour_lags": [72]}), CONTEXT, r"reach 72 hours back.*context_hours to 72"),
+        (FEATURES.model_copy(update={"history_hours": 96}), CONTEXT, r"reach 96 hours back"),
+        (
+            FEATURES.model_copy(update={"calendar": ["holiday"]}),
+            CONTEXT,
+            r"no holiday column: name it in traffic_lstm.ingest.holiday_column",
+        ),
+    ],
+    ids=["lag-inside-the-horizon", "lag-beyond-the-context", "history-beyond-the-context", "holiday-without-a-column"],
+)
+def test_features_the_windows_cannot_provide_are_refused(
+    week_series: pd.DataFrame, features: nodes.TrafficFeatures, preprocessing: nodes.TrafficPreprocessing, message: str
+) -> None:
+    windows = nodes.make_windows(week_series, preprocessing)
+    with pytest.raises(ValueError, match=message):
+        nodes.window_features(week_series, windows, features, preprocessing)
+
+
+def test_holidays_flag_every_hour_of_a_named_date_and_survive_regularization() -> None:
+    raw = hourly_frame([10.0] * 72).assign(holiday=["Christmas Day"] + ["None"] * 47 + [None] * 24)
+    raw = raw.drop(index=[5])  # an hour the file left out of the holiday
+    ingest = INGEST.model_copy(update={"holiday_column": "holiday"})
+    traffic = nodes.ingest_traffic(raw, ingest)
+    assert traffic["holiday"].sum() == 23  # every present hour of 2024-01-01, not only the first
+    hourly = nodes.regularize_hourly(traffic, PREPROCESSING)
+    assert hourly["holiday"].tolist() == [True] * 24 + [False] * 48
+    features = nodes.calendar_features(hourly["datetime"], ["holiday"], hourly["holiday"])
+    assert features[:, 0].tolist() == [1.0] * 24 + [0.0] * 48
+    with pytest.raises(DataValidationError, match=r"my_traffic.csv.*'holidays'.*missing.*set it to null"):
+        nodes.ingest_traffic(raw, INGEST.model_copy(update={"holiday_column": "holidays"}))
+
+
+def test_stacked_regressor_rows_and_forecasts() -> None:
+    daily = 100 + 50 * np.sin(2 * np.pi * np.arange(480) / 24)  # every day the same: yesterday's hour is the answer
+    week_series, _ = nodes.split_and_scale(hourly_series(daily), PREPROCESSING)
+    windows = nodes.make_windows(week_series, CONTEXT)
+    model_input = nodes.window_features(week_series, windows, FEATURES.model_copy(update={"history_hours": 24}), CONTEXT)
+    rows = nodes._stacked_rows(model_input["x_test"])
+    n = len(model_input["y_test"])
+    assert rows.shape == (n * 24, 1 + 6 + 24)
+    # row (window 2, 4 hours ahead): hours ahead, that hour's features, then the window's history
+    row = rows[2 * 24 + 3]
+    assert row[0] == 4
+    np.testing.assert_array_equal(row[1:7], model_input["x_test"]["target_hours"][2, 3])
+    np.testing.assert_array_equal(row[7:], model_input["x_test"]["history"][2, :, 0])
+
+    settings = nodes.TrafficRegressor(method="hist_gradient_boosting", hyperparameters={"max_iter": 30}, threads=1)
+    regressor, fit = nodes.fit_forecast_regressor(model_input, settings, seed=0)
+    assert fit["epochs_run"] == 0 and fit["train_seconds"] > 0 and fit["n_iterations"] == 30
+    forecast = nodes.predict_regressor(regressor, model_input)
+    assert forecast.shape == model_input["y_test"].shape and forecast.dtype == np.float32
+    # the lag-24 column equals the target: the trees follow it far better than a constant forecast
+    assert np.abs(forecast - model_input["y_test"]).mean() < np.abs(model_input["y_test"] - model_input["y_test"].mean()).mean()
+    again, _ = nodes.fit_forecast_regressor(model_input, settings, seed=0)
+    np.testing.assert_array_equal(nodes.predict_regressor(again, model_input), forecast)

@@ -10,7 +10,8 @@ from tests.conftest import TempProject
 
 pytestmark = pytest.mark.pipeline
 
-NETWORKS = {"dense", "simple_rnn", "lstm"}
+NETWORKS = {"dense", "simple_rnn", "lstm", "lstm_calendar"}
+REGRESSORS = {"gradient_boosting"}
 BASELINES = {"persistence", "seasonal_naive_24h", "seasonal_naive_168h"}
 TEST_METRICS = ("metrics.test_mse", "metrics.test_mae", "metrics.test_rmse")
 
@@ -22,7 +23,7 @@ def finished_run(shared_project: TempProject) -> TempProject:
 
 def test_one_finished_mlflow_run_per_model_and_baseline(finished_run: TempProject) -> None:
     runs = finished_run.runs("traffic_lstm")
-    assert sorted(runs["tags.model"]) == sorted(NETWORKS | BASELINES)
+    assert sorted(runs["tags.model"]) == sorted(NETWORKS | REGRESSORS | BASELINES)
     assert set(runs["status"]) == {"FINISHED"}
     assert runs[list(TEST_METRICS)].notna().all().all()
     # MSE on the 0-1 scale; MAE/RMSE in vehicles/hour, so far larger, RMSE >= MAE.
@@ -42,11 +43,12 @@ def test_one_finished_mlflow_run_per_model_and_baseline(finished_run: TempProjec
 def test_keras_runs_have_epoch_curves_params_and_a_loadable_model(finished_run: TempProject) -> None:
     runs = finished_run.runs("traffic_lstm").set_index("tags.model")
     client = mlflow.MlflowClient()
-    expected_params = {"dense": "520", "simple_rnn": "696", "lstm": "1560"}
+    expected_params = {"dense": "520", "simple_rnn": "696", "lstm": "1560", "lstm_calendar": "11905"}
     for model, n_params in expected_params.items():
         run_id = runs.loc[model, "run_id"]
-        for metric in ("loss", "val_loss", "mae", "val_mae"):
-            assert [point.step for point in client.get_metric_history(run_id, metric)] == [1, 2]
+        metric = "mse" if model == "lstm_calendar" else "mae"  # lstm_calendar trains on MAE and reports MSE
+        for name in ("loss", "val_loss", metric, f"val_{metric}"):
+            assert [point.step for point in client.get_metric_history(run_id, name)] == [1, 2]
         params = client.get_run(run_id).data.params
         assert params["n_params"] == n_params
         assert params["model.architecture"] == model
@@ -55,6 +57,26 @@ def test_keras_runs_have_epoch_curves_params_and_a_loadable_model(finished_run: 
     lstm = mlflow.keras.load_model(f"runs:/{runs.loc['lstm', 'run_id']}/model")
     forecast = lstm.predict(np.zeros((3, 6, 1), dtype="float32"), verbose=0)
     assert forecast.shape == (3, 24)
+    calendar = mlflow.keras.load_model(f"runs:/{runs.loc['lstm_calendar', 'run_id']}/model")
+    inputs = {"history": np.zeros((3, 168, 1), dtype="float32"), "target_hours": np.zeros((3, 24, 6), dtype="float32")}
+    assert calendar.predict(inputs, verbose=0).shape == (3, 24)
+    params = client.get_run(runs.loc["lstm_calendar", "run_id"]).data.params
+    assert params["features.history_hours"] == "168" and params["features.target_hour_lags"] == "[168, 24]"
+    assert params["compile.loss"] == "mae"
+
+
+def test_gradient_boosting_is_fitted_on_the_calendar_features_and_logged(finished_run: TempProject) -> None:
+    runs = finished_run.runs("traffic_lstm").set_index("tags.model")
+    client = mlflow.MlflowClient()
+    run_id = runs.loc["gradient_boosting", "run_id"]
+    run = client.get_run(run_id).data
+    assert run.params["baseline.method"] == "hist_gradient_boosting" and run.params["features.history_hours"] == "24"
+    assert run.metrics["train_seconds"] > 0 and "loss" not in run.metrics
+    artifacts = [artifact.path for artifact in client.list_artifacts(run_id, "model")]
+    assert artifacts == ["model/regressor.pkl"]
+    # scored on exactly the windows of the others: the same number of test windows and horizons
+    horizon = client.get_metric_history(run_id, "test_mae_by_horizon")
+    assert [point.step for point in horizon] == list(range(1, 25))
 
 
 def test_baselines_have_no_training_but_the_same_test_metrics(finished_run: TempProject) -> None:
@@ -72,8 +94,9 @@ def test_report_and_figures_are_written_and_logged(finished_run: TempProject) ->
     names = {path.split("/")[-1] for path in outputs}
     assert {"report.html", "comparison.csv", "learning_curves.png", "mae_by_horizon.png", "test_week_forecast.png"} <= names
     report = next(content for path, content in outputs.items() if path.endswith("report.html")).decode()
-    for model in NETWORKS | BASELINES:
+    for model in NETWORKS | REGRESSORS | BASELINES:
         assert model in report
+    assert "The best model, <b>" in report and "seasonal_naive_168h (the naive forecast it is judged against)" in report
     assert report.count("data:image/png;base64,") == 3
     runs = finished_run.runs("traffic_lstm")
     parent_id = runs["tags.mlflow.parentRunId"].iloc[0]
@@ -88,7 +111,7 @@ def test_same_seed_same_metrics_whole_or_one_variant_alone_and_a_new_version_per
     own_run.run("traffic_lstm")
     runs = own_run.runs("traffic_lstm")
     second = runs[~runs["run_id"].isin(first["run_id"])]
-    assert len(second) == len(first) == 6
+    assert len(second) == len(first) == 8
     by_model = lambda frame: frame.set_index("tags.model")[list(TEST_METRICS)].sort_index()  # noqa: E731 (a one-line view, used twice)
     assert by_model(second).equals(by_model(first))
     models_after = own_run.outputs("06_models/traffic_lstm/lstm.keras/*/*")

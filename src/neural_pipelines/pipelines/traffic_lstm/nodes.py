@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import keras
 import matplotlib.pyplot as plt
@@ -17,12 +17,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from numpy.lib.stride_tricks import sliding_window_view
-from pydantic import NonNegativeInt, field_validator
+from pydantic import Field, NonNegativeInt, field_validator, model_validator
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import mean_absolute_error, mean_squared_error
 from sklearn.preprocessing import MinMaxScaler
 
 from neural_pipelines.parameters import Count, Fraction, Parameters
 from neural_pipelines.reporting import comparison_table, learning_curves, lines_by_step, render_template
+from neural_pipelines.training.estimators import fit_estimator
 from neural_pipelines.training.steps import array_shapes
 from neural_pipelines.validation import DataValidationError, examples, source_of
 
@@ -43,6 +45,7 @@ class TrafficIngest(Parameters):
     timestamp_format: str | None = None  # null: let pandas infer (ISO 8601 works)
     timezone: str | None = None  # convert timestamps with UTC offsets to this zone (IANA name), e.g. UTC
     duplicate_timestamps: Literal["error", "keep_first"] = "error"
+    holiday_column: str | None = None  # a column naming the holiday on (some) rows of a holiday's date; null: no holidays known
     min_hours: Count
 
     @field_validator("timezone")
@@ -67,9 +70,61 @@ class TrafficPreprocessing(Parameters):
     max_fill_gap_hours: NonNegativeInt  # gaps up to this long are interpolated; longer ones drop their windows
     test_fraction: Fraction  # the last share of hours: the held-out test set
     validation_fraction: Fraction  # of the rest, the last share: early-stopping validation
-    history_hours: Count  # past hours a window feeds the networks
+    history_hours: Count  # past hours a window feeds the course's networks
     horizon_hours: Count  # hours ahead a window forecasts
     window_layout: Literal["recurrent", "course"]  # recurrent: (history, 1); course: (1, history)
+    # Hours before a window's first target that any variant may read (null: history_hours). A window
+    # is kept only when all of them and its targets are observed, so every variant, whatever history it
+    # reads, is trained and scored on the same windows.
+    context_hours: Count | None = None
+
+    @model_validator(mode="after")
+    def _context_covers_the_history(self) -> TrafficPreprocessing:
+        if self.context_hours is not None and self.context_hours < self.history_hours:
+            raise ValueError(f"context_hours ({self.context_hours}) must be at least history_hours ({self.history_hours})")
+        return self
+
+    @property
+    def context(self) -> int:
+        """The hours before each window's targets that must be observed for the window to be kept."""
+        return self.context_hours or self.history_hours
+
+
+#: Known-in-advance features of a target hour, and the columns each becomes (cyclic encodings: hour 23 is next to hour 0).
+CALENDAR_COLUMNS = {"hour_of_day": ("hour_sin", "hour_cos"), "day_of_week": ("weekday_sin", "weekday_cos"), "holiday": ("holiday",)}
+
+
+class TrafficFeatures(Parameters):
+    """A calendar-aware variant's ``features`` block: the history it reads and what it knows of the target hours.
+
+    Everything is known when the forecast is made: the past ``history_hours``, the calendar of
+    the target hours, and for each target hour the volume ``target_hour_lags`` hours before
+    it (168: the same hour a week before). A lag shorter than the horizon would read a target
+    hour's own future, so it is refused.
+    """
+
+    block: ClassVar[str] = "features"
+    misplaced_hint: ClassVar[str] = f"see the lstm_calendar block in {PARAMS_FILE}"
+
+    history_hours: Count  # past hours the variant reads (at most preprocessing.context_hours)
+    calendar: list[Literal["hour_of_day", "day_of_week", "holiday"]]
+    target_hour_lags: list[Count] = Field(default_factory=list)
+
+
+class TrafficRegressor(Parameters):
+    """``baseline`` block of a scikit-learn forecaster on the calendar-aware features.
+
+    One estimator for every hour ahead: each (window, hour ahead) pair is a row whose
+    features are the hours ahead, that hour's known features and the window's history.
+    ``threads`` caps OpenMP threads (``null``: the library default).
+    """
+
+    block: ClassVar[str] = "baseline"
+    misplaced_hint: ClassVar[str] = f"see the gradient_boosting block in {PARAMS_FILE}"
+
+    method: Literal["hist_gradient_boosting"]
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    threads: Count | None = None
 
 
 # --- ingest -------------------------------------------------------------------------
@@ -163,6 +218,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: TrafficIngest) -> pd.DataFrame:
             "traffic volumes are counts (>= 0); fix or blank those cells",
         )
 
+    holiday_dates = _holiday_dates(raw, ingest.holiday_column, timestamps, source)
     if ingest.duplicate_timestamps == "keep_first":
         # The full UCI file repeats an hour once per weather condition, with the same volume.
         repeated = timestamps.duplicated(keep="first")
@@ -190,6 +246,7 @@ def ingest_traffic(raw: pd.DataFrame, ingest: TrafficIngest) -> pd.DataFrame:
     traffic = (
         pd.DataFrame({"datetime": timestamps, "traffic_volume": volumes.astype("float64")}).sort_values("datetime").reset_index(drop=True)
     )
+    traffic = _flag_holidays(traffic, holiday_dates)
     step = traffic["datetime"].diff().median()
     if pd.notna(step) and step != pd.Timedelta(hours=1):
         raise DataValidationError(
@@ -217,6 +274,35 @@ def ingest_traffic(raw: pd.DataFrame, ingest: TrafficIngest) -> pd.DataFrame:
     return traffic
 
 
+def _holiday_dates(raw: pd.DataFrame, column: str | None, timestamps: pd.Series, source: str) -> pd.DatetimeIndex | None:
+    """The dates on which any row names a holiday (an empty cell or ``None`` names none); None without a holiday column.
+
+    The UCI file names the holiday on the day's first hour only, so the flag belongs to the
+    date: every hour of it is a holiday hour.
+    """
+    if column is None:
+        return None
+    if column not in raw.columns:
+        raise DataValidationError(
+            source,
+            column,
+            f"missing (found columns: {', '.join(map(str, raw.columns))})",
+            "name the column that marks holidays in traffic_lstm.ingest.holiday_column, or set it to null if the file has none",
+        )
+    text = raw[column].astype("string").str.strip()
+    named = text.notna() & (text != "") & (text.str.lower() != "none")
+    dates = pd.DatetimeIndex(timestamps[named.to_numpy()].dt.normalize().unique())
+    logger.info("Holidays: %d dates named in column '%s'", len(dates), column)
+    return dates
+
+
+def _flag_holidays(hourly: pd.DataFrame, holiday_dates: pd.DatetimeIndex | None) -> pd.DataFrame:
+    """``hourly`` with a boolean ``holiday`` column for the hours on ``holiday_dates`` (unchanged without them)."""
+    if holiday_dates is None:
+        return hourly
+    return hourly.assign(holiday=hourly["datetime"].dt.normalize().isin(holiday_dates))
+
+
 # --- preprocess ---------------------------------------------------------------------
 
 
@@ -240,6 +326,8 @@ def regularize_hourly(traffic: pd.DataFrame, preprocessing: TrafficPreprocessing
     volume = volume.where(~fillable, interpolated)
 
     hourly = pd.DataFrame({"traffic_volume": volume, "imputed": fillable & volume.notna()}).reset_index()
+    if "holiday" in traffic.columns:  # an hour the file left out still falls on its date
+        hourly = _flag_holidays(hourly, pd.DatetimeIndex(traffic.loc[traffic["holiday"], "datetime"].dt.normalize().unique()))
     logger.info(
         "Hourly index: %d hours, %d filled by interpolation (gaps <= %dh), %d left missing (longer gaps)",
         len(hourly),
@@ -285,17 +373,19 @@ def make_windows(scaled: pd.DataFrame, preprocessing: TrafficPreprocessing) -> d
 
     A window belongs to the split that holds *all* its target hours (its inputs may reach
     back into the previous split: those hours are past observations, not leakage). Windows
-    touching a missing hour are dropped. ``window_layout: recurrent`` shapes inputs
-    ``(n, history, 1)`` so recurrent layers step through the hours; ``course`` gives the
-    course's ``(n, 1, history)``: one step of ``history`` features.
+    touching a missing hour among their targets and the ``context_hours`` before them are
+    dropped, so variants reading a longer history (``lstm_calendar``) are scored on the very
+    same windows. ``window_layout: recurrent`` shapes inputs ``(n, history, 1)`` so recurrent
+    layers step through the hours; ``course`` gives the course's ``(n, 1, history)``: one
+    step of ``history`` features.
     """
-    history, horizon = preprocessing.history_hours, preprocessing.horizon_hours
+    history, horizon, context = preprocessing.history_hours, preprocessing.horizon_hours, preprocessing.context
     layout = preprocessing.window_layout
 
     series = scaled["scaled"].to_numpy(dtype="float32")
-    windows = sliding_window_view(series, history + horizon)
-    inputs, targets = windows[:, :history], windows[:, history:]
-    target_start = np.arange(history, history + len(windows))
+    windows = sliding_window_view(series, context + horizon)
+    inputs, targets = windows[:, context - history : context], windows[:, context:]
+    target_start = np.arange(context, context + len(windows))
     split_codes = scaled["split"].cat.codes.to_numpy()
     first_split = split_codes[target_start]
     last_split = split_codes[target_start + horizon - 1]
@@ -308,7 +398,7 @@ def make_windows(scaled: pd.DataFrame, preprocessing: TrafficPreprocessing) -> d
             raise DataValidationError(
                 source_of(scaled, "traffic series"),
                 "traffic_volume",
-                f"no complete {history}+{horizon}-hour window falls in the {name} split ({int((split_codes == code).sum())} hours)",
+                f"no complete {context}+{horizon}-hour window falls in the {name} split ({int((split_codes == code).sum())} hours)",
                 "provide a longer series or fewer missing hours",
             )
         x = inputs[keep]
@@ -325,6 +415,86 @@ def make_windows(scaled: pd.DataFrame, preprocessing: TrafficPreprocessing) -> d
         int((~complete).sum()),
     )
     return arrays
+
+
+# --- calendar-aware variants: what is known at forecast time -------------------------
+
+
+def calendar_features(timestamps: pd.Series, calendar: list[str], holiday: pd.Series | None) -> np.ndarray:
+    """One row per hour: the ``calendar`` features of :data:`CALENDAR_COLUMNS`, as float32 columns.
+
+    Hour of day and day of week are cyclic (sine and cosine), so 23:00 sits next to 00:00 and
+    Sunday next to Monday; ``holiday`` is 1 on the dates the data names as holidays.
+    """
+    hour = timestamps.dt.hour.to_numpy()
+    weekday = timestamps.dt.dayofweek.to_numpy()
+    encodings = {
+        "hour_of_day": [np.sin(2 * np.pi * hour / 24), np.cos(2 * np.pi * hour / 24)],
+        "day_of_week": [np.sin(2 * np.pi * weekday / 7), np.cos(2 * np.pi * weekday / 7)],
+        "holiday": [holiday.to_numpy(dtype="float64") if holiday is not None else None],
+    }
+    columns = [column for name in calendar for column in encodings[name]]
+    return np.stack(columns, axis=1).astype("float32") if columns else np.zeros((len(timestamps), 0), dtype="float32")
+
+
+def _check_features(scaled: pd.DataFrame, features: TrafficFeatures, preprocessing: TrafficPreprocessing) -> None:
+    """Refuse features the windows cannot provide without reading a target hour or a dropped one."""
+    horizon, context = preprocessing.horizon_hours, preprocessing.context
+    future = [lag for lag in features.target_hour_lags if lag < horizon]
+    if future:
+        raise ValueError(
+            f"target_hour_lags {future} are shorter than the {horizon}-hour horizon: the volume that many hours before a "
+            f"target hour is not yet observed when the forecast is made ({PARAMS_FILE}: use lags >= {horizon}, e.g. 168)"
+        )
+    too_far = [value for value in (features.history_hours, *features.target_hour_lags) if value > context]
+    if too_far:
+        raise ValueError(
+            f"features reach {max(too_far)} hours back, but windows are only checked complete for the "
+            f"{context} hours before their targets: raise traffic_lstm.preprocessing.context_hours to {max(too_far)} "
+            f"or shorten the features ({PARAMS_FILE})"
+        )
+    if "holiday" in features.calendar and "holiday" not in scaled.columns:
+        raise ValueError(
+            "features.calendar asks for 'holiday', but the series has no holiday column: name it in "
+            f"traffic_lstm.ingest.holiday_column (the UCI file's is 'holiday'), or drop 'holiday' from the calendar ({PARAMS_FILE})"
+        )
+
+
+def window_features(
+    scaled: pd.DataFrame, windows: dict[str, np.ndarray], features: TrafficFeatures, preprocessing: TrafficPreprocessing
+) -> dict[str, Any]:
+    """A calendar-aware variant's inputs for exactly the windows every variant is scored on.
+
+    For each window of each split (``target_start_<split>`` of ``windows``): ``history``, the
+    ``features.history_hours`` scaled volumes before its first target ``(n, hours, 1)``, and
+    ``target_hours``, per target hour its calendar and its lagged volumes ``(n, horizon, k)``.
+    Targets are the windows' own. Nothing is read at or after a window's first target hour
+    except the calendar, which is known in advance.
+    """
+    _check_features(scaled, features, preprocessing)
+    horizon = preprocessing.horizon_hours
+    series = scaled["scaled"].to_numpy(dtype="float32")
+    calendar = calendar_features(scaled["datetime"], features.calendar, scaled.get("holiday"))
+    history_offsets = np.arange(-features.history_hours, 0)
+    model_input: dict[str, Any] = {}
+    for split in SPLITS:
+        start = windows[f"target_start_{split}"]
+        target_hours = start[:, None] + np.arange(horizon)
+        known = [calendar[target_hours], *(series[target_hours - lag][..., None] for lag in features.target_hour_lags)]
+        model_input[f"x_{split}"] = {
+            "history": series[start[:, None] + history_offsets][..., None],
+            "target_hours": np.concatenate(known, axis=-1),
+        }
+        model_input[f"y_{split}"] = windows[f"y_{split}"]
+        model_input[f"target_start_{split}"] = start
+    logger.info(
+        "Calendar-aware inputs: history %s, target hours %s (%s; lags %s)",
+        model_input["x_train"]["history"].shape[1:],
+        model_input["x_train"]["target_hours"].shape[1:],
+        ", ".join(features.calendar) or "no calendar",
+        features.target_hour_lags or "none",
+    )
+    return model_input
 
 
 # --- Keras variants (build and train: the shared steps in training/steps.py) ---
@@ -395,6 +565,35 @@ def forecast_baseline(
     raise ValueError(f"Unknown baseline method {method!r} in {PARAMS_FILE}; use 'persistence' or 'seasonal_naive'.")
 
 
+def _stacked_rows(x: dict[str, np.ndarray]) -> np.ndarray:
+    """One row per (window, hour ahead): hours ahead, that hour's known features, the window's history."""
+    n_windows, horizon, _ = x["target_hours"].shape
+    hours_ahead = np.broadcast_to(np.arange(1, horizon + 1, dtype="float32")[None, :, None], (n_windows, horizon, 1))
+    history = np.broadcast_to(x["history"][:, None, :, 0], (n_windows, horizon, x["history"].shape[1]))
+    return np.concatenate([hours_ahead, x["target_hours"], history], axis=-1).reshape(n_windows * horizon, -1)
+
+
+def fit_forecast_regressor(model_input: dict[str, Any], baseline: TrafficRegressor, seed: int) -> tuple[Any, dict[str, Any]]:
+    """Fit one scikit-learn regressor for all hours ahead on the training windows' rows.
+
+    Stacking the hours ahead into rows (rather than one model per hour) gives the trees
+    24 times the rows and lets them share what the hours have in common; the hours-ahead
+    column lets them tell the hours apart. Validation windows stay unused, as for the networks' test.
+    """
+    hyperparameters = {"random_state": int(seed), **baseline.hyperparameters}
+    regressor = HistGradientBoostingRegressor(**hyperparameters)
+    rows, targets = _stacked_rows(model_input["x_train"]), model_input["y_train"].reshape(-1)
+    seconds = fit_estimator(regressor, rows, targets, baseline.threads, baseline.method)
+    iterations = int(regressor.n_iter_)
+    return regressor, {"history": {}, "train_seconds": round(seconds, 3), "epochs_run": 0, "best_epoch": 0, "n_iterations": iterations}
+
+
+def predict_regressor(regressor: Any, model_input: dict[str, Any]) -> np.ndarray:
+    """Scaled 24-hour forecasts of a stacked regressor for every test window."""
+    targets = model_input["y_test"]
+    return regressor.predict(_stacked_rows(model_input["x_test"])).reshape(targets.shape).astype("float32")
+
+
 # --- evaluate -----------------------------------------------------------------------
 
 
@@ -418,7 +617,39 @@ def evaluate_forecast(predictions: np.ndarray, windows: dict[str, np.ndarray], s
 
 # --- report -------------------------------------------------------------------------
 
-COMPARISON_COLUMNS = ("n_params", "test_mse", "test_mae", "test_rmse", "train_seconds", "epochs_run")
+COMPARISON_COLUMNS = ("trained", "n_params", "test_mae", "test_rmse", "test_mse", "train_seconds", "epochs_run")
+
+#: The metrics the verdict compares the best model and the naive reference on.
+VERDICT_METRICS = ("test_mae", "test_rmse")
+
+
+def mse_history(history: dict[str, list[float]]) -> dict[str, list[float]]:
+    """A network's per-epoch MSE as ``loss`` / ``val_loss``: its loss, or its ``mse`` metric when it trained on another loss."""
+    if "mse" in history:
+        return {"loss": history["mse"], "val_loss": history.get("val_mse", [])}
+    return history
+
+
+def verdict(comparison: pd.DataFrame, naive_reference: str, course_networks: list[str]) -> dict[str, Any]:
+    """The best fitted model against the naive reference, on MAE and RMSE (relative change: negative = better).
+
+    ``comparison`` is sorted by ``test_mae``; the reference is a naive baseline's name
+    (``seasonal_naive_168h``: copy last week); if it is not configured to run, the best naive one.
+    ``course_networks`` (those with course results) are also picked out: they read 6 hours only.
+    """
+    fitted, naive = comparison[comparison["trained"]], comparison[~comparison["trained"]]
+    if fitted.empty or naive.empty:
+        raise ValueError("The traffic_lstm report compares fitted models with naive baselines: configure at least one of each.")
+    named = naive[naive["model"] == naive_reference]
+    reference = (named if not named.empty else naive).iloc[0]
+    best = fitted.iloc[0]
+    course = fitted[fitted["model"].isin(course_networks)]
+    return {
+        "best": best.to_dict(),
+        "reference": reference.to_dict(),
+        "best_course_network": course.iloc[0].to_dict() if not course.empty else None,
+        "change": {metric: float(best[metric] / reference[metric] - 1) for metric in VERDICT_METRICS},
+    }
 
 
 def plot_test_week(
@@ -460,9 +691,10 @@ def build_report(
     ``predictions`` are the scaled test forecasts, keyed by variant; ``reporting`` holds the
     report's title, data note and the course's numbers.
     """
-    comparison = comparison_table(summaries, COMPARISON_COLUMNS, sort_by="test_mse")
+    comparison = comparison_table(summaries, COMPARISON_COLUMNS, sort_by="test_mae")
+    comparison["trained"] = comparison["trained"].fillna(comparison["epochs_run"] > 0).astype(bool)
     learning_curves_figure = learning_curves(
-        {name: summary["history"] for name, summary in summaries.items()},
+        {name: mse_history(summary["history"]) for name, summary in summaries.items()},
         metric="loss",
         kept_epochs={name: summary.get("best_epoch") for name, summary in summaries.items()},
     )
@@ -488,11 +720,10 @@ def render_report(
 ) -> str:
     """The pipeline's HTML report (template ``traffic_lstm.html.j2``): verdict, table, data, figures.
 
-    Computes what the sentences state: the best network, the best naive baseline (the rows
-    without training epochs) and whether the network wins; the hour and window counts.
+    Computes what the sentences state: the best fitted model against the naive reference
+    (``reporting.naive_reference``) on MAE and RMSE, the best of the course's networks; the
+    hour and window counts.
     """
-    best_baseline = comparison[comparison["epochs_run"] == 0].iloc[0]
-    best_network = comparison[comparison["epochs_run"] > 0].iloc[0]
     data = {
         "n_hours": len(scaled),
         "first_hour": scaled["datetime"].iloc[0],
@@ -507,9 +738,7 @@ def render_report(
         "traffic_lstm.html.j2",
         preprocessing=preprocessing,
         reporting=reporting,
-        best_network=best_network.to_dict(),
-        best_baseline=best_baseline.to_dict(),
-        network_beats_baseline=bool(best_network["test_mse"] < best_baseline["test_mse"]),
+        verdict=verdict(comparison, reporting["naive_reference"], list(reporting.get("course_results") or {})),
         comparison=comparison,
         data=data,
         figures=figures,

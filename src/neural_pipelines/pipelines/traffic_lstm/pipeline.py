@@ -3,7 +3,8 @@
 Top-level nodes live in the ``traffic_lstm`` namespace; every network and every naive
 baseline named in ``parameters_traffic_lstm.yml`` is a namespace of one template
 (``traffic_lstm.lstm``, ``traffic_lstm.persistence`` …): a block with ``model`` trains a
-network, a block with ``baseline`` forecasts naively. kedro-viz shows each as a
+network, a block with ``baseline`` forecasts naively; either with a ``features`` block is
+calendar-aware (``lstm_calendar``, ``gradient_boosting``). kedro-viz shows each as a
 collapsible group, and the MLflow hook turns each into one nested run.
 """
 
@@ -14,6 +15,7 @@ from kedro.pipeline import Node, Pipeline
 
 from neural_pipelines.pipelines.traffic_lstm import nodes
 from neural_pipelines.pipelines.variants import experiment, keras_steps, record_step, shapes_step, step
+from neural_pipelines.training.steps import array_shapes
 
 PIPELINE = "traffic_lstm"
 
@@ -27,11 +29,40 @@ def scoring(trained: bool) -> list[Node]:
 
 
 def network_template() -> Pipeline:
-    """Build → fit → predict → score one Keras forecaster."""
+    """Build → fit → predict → score one of the course's Keras forecasters."""
     return Pipeline(
         [
             *keras_steps("windows", shapes_step(nodes.window_shapes, ["windows", "params:preprocessing"])),
             Node(nodes.predict_windows, ["model", "windows"], "test_predictions", name="predict_test_windows"),
+            *scoring(trained=True),
+        ]
+    )
+
+
+def calendar_features() -> Node:
+    """The variant's history and known-in-advance features for the shared windows."""
+    return step(nodes.window_features, ["scaled_series", "windows", "params:features", "params:preprocessing"], "model_input")
+
+
+def calendar_network_template() -> Pipeline:
+    """Calendar features → build → fit → predict → score one calendar-aware Keras forecaster."""
+    return Pipeline(
+        [
+            calendar_features(),
+            *keras_steps("model_input", shapes_step(array_shapes, "model_input")),
+            Node(nodes.predict_windows, ["model", "model_input"], "test_predictions", name="predict_test_windows"),
+            *scoring(trained=True),
+        ]
+    )
+
+
+def regressor_template() -> Pipeline:
+    """Calendar features → fit → predict → score one scikit-learn forecaster."""
+    return Pipeline(
+        [
+            calendar_features(),
+            step(nodes.fit_forecast_regressor, ["model_input", "params:baseline", "params:seed"], ["regressor", "fit_record"]),
+            Node(nodes.predict_regressor, ["regressor", "model_input"], "test_predictions", name="predict_test_windows"),
             *scoring(trained=True),
         ]
     )
@@ -48,8 +79,11 @@ def baseline_template() -> Pipeline:
 
 
 def template_for(variant: Mapping[str, Any]) -> Pipeline:
-    """A ``model`` block trains a network; a ``baseline`` block forecasts naively."""
-    return network_template() if "model" in variant else baseline_template()
+    """A ``model`` block trains a network (calendar-aware with ``features``); a ``baseline`` block
+    fits a regressor on ``features``, or without them forecasts naively."""
+    if "model" in variant:
+        return calendar_network_template() if "features" in variant else network_template()
+    return regressor_template() if "features" in variant else baseline_template()
 
 
 def data_pipeline() -> Pipeline:
