@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import TempProject
@@ -167,3 +170,59 @@ def test_bad_user_csv_fails_clearly_and_loses_nothing(own_run: TempProject) -> N
         search_all_experiments=True, filter_string="attributes.run_name = 'traffic_lstm'", order_by=["attributes.start_time DESC"]
     )
     assert len(parents) == 2 and list(parents["status"]) == ["FAILED", "FINISHED"]
+
+
+def uci_traffic_csv(path: Path, days: int = 60) -> pd.DataFrame:
+    """A small file in the UCI Metro Interstate format: every column, the holiday named on its date's
+    first hour only ('None' elsewhere), and an hour repeated per weather condition."""
+    hours = pd.date_range("2012-10-02 00:00", periods=days * 24, freq="h")
+    volume = np.clip(np.round(3000 + 2500 * np.sin(2 * np.pi * (hours.hour.to_numpy() - 6) / 24)), 100, None)
+    frame = pd.DataFrame(
+        {
+            "holiday": np.where(hours == pd.Timestamp("2012-11-12 00:00"), "Veterans Day", "None"),
+            "temp": 288.3,
+            "rain_1h": 0.0,
+            "snow_1h": 0.0,
+            "clouds_all": 40,
+            "weather_main": "Clouds",
+            "weather_description": "scattered clouds",
+            "date_time": hours.strftime("%Y-%m-%d %H:%M:%S"),
+            "traffic_volume": volume.astype(int),
+        }
+    )
+    repeated = frame.iloc[[30]].assign(weather_main="Mist", weather_description="mist")
+    frame = pd.concat([frame.iloc[:31], repeated, frame.iloc[31:]], ignore_index=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, compression="gzip")
+    return frame
+
+
+def test_the_uci_file_placed_for_the_full_env_gives_holiday_aware_calendar_features(shared_project: TempProject) -> None:
+    """conf/full reads the UCI file from data/01_raw when it is there; its holiday column reaches the calendar features."""
+    from kedro.framework.session import KedroSession
+
+    from neural_pipelines.pipelines.traffic_lstm import nodes
+
+    uci_file = shared_project.path / "data/01_raw/traffic_lstm/Metro_Interstate_Traffic_Volume.csv.gz"
+    uci_traffic_csv(uci_file)
+    try:
+        with KedroSession.create(project_path=shared_project.path, env="full") as session:
+            context = session.load_context()
+            raw = context.catalog.load("traffic_lstm.raw_traffic")
+            params = context.params["traffic_lstm"]
+    finally:
+        uci_file.unlink()
+    preprocessing = nodes.TrafficPreprocessing.model_validate(dict(params["preprocessing"]))  # validated already, or a dict
+    traffic = nodes.ingest_traffic(raw, nodes.TrafficIngest.model_validate(dict(params["ingest"])))
+    assert len(traffic) == 60 * 24  # the repeated hour collapsed
+    scaled, _ = nodes.split_and_scale(nodes.regularize_hourly(traffic, preprocessing), preprocessing)
+    windows = nodes.make_windows(scaled, preprocessing)
+    for variant, history in (("lstm_calendar", 168), ("gradient_boosting", 24)):
+        features = nodes.TrafficFeatures.model_validate(dict(params[variant]["features"]))
+        assert features.calendar == ["hour_of_day", "day_of_week", "holiday"]
+        x = nodes.window_features(scaled, windows, features, preprocessing)["x_train"]
+        assert x["history"].shape[1:] == (history, 1) and x["target_hours"].shape[1:] == (24, 7)  # 2 + 2 + holiday + 2 lags
+        start = windows["target_start_train"]
+        on_holiday = scaled["datetime"].dt.normalize().to_numpy()[start[:, None] + np.arange(24)] == np.datetime64("2012-11-12")
+        np.testing.assert_array_equal(x["target_hours"][..., 4], on_holiday.astype("float32"))
+        assert on_holiday.any()
