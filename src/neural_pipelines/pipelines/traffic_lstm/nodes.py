@@ -664,13 +664,13 @@ def plot_test_week(
     midnight = scaled["datetime"].dt.hour.to_numpy()[target_start] == 0
     days = np.flatnonzero(midnight)[:7]
     hours = np.concatenate([target_start[day] + np.arange(windows["y_test"].shape[1]) for day in days])
-    figure, axis = plt.subplots(figsize=(11, 4))
+    figure, axis = plt.subplots(figsize=(11, 4.8))
     axis.plot(scaled["datetime"].iloc[hours], scaled["traffic_volume"].iloc[hours], color="black", linewidth=2, label="actual")
     for name, forecast in predictions.items():
         volume = scaler.inverse_transform(forecast[days].reshape(-1, 1))[:, 0]
         axis.plot(scaled["datetime"].iloc[hours], volume, linewidth=1, label=name)
     axis.set(title="Day-ahead forecasts vs actual, first test week", ylabel="vehicles/hour")
-    axis.legend(fontsize="small", ncol=4)
+    axis.legend(fontsize="small", ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.18))  # below: eight curves would hide the peaks
     axis.grid(alpha=0.3)
     figure.autofmt_xdate()
     figure.tight_layout()
