@@ -22,12 +22,13 @@ import hashlib
 import json
 import logging
 import socket
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import mlflow
 import optuna
-from mlflow.entities import RunStatus
+from mlflow.entities import Metric, RunStatus, RunTag
 from optuna.trial import TrialState
 
 from neural_pipelines.hooks import process_alive, process_tags
@@ -199,34 +200,47 @@ def inherited_tags() -> dict[str, str]:
     return {key: tags[key] for key in INHERITED_TAGS if key in tags}
 
 
+def _end_trial_run(state: str, status: RunStatus, metrics: Mapping[str, float] | None = None) -> None:
+    """Tag the active trial run with its Optuna ``state`` (and ``pruned``), log ``metrics``, end it with ``status`` — one write."""
+    run_id = mlflow.active_run().info.run_id
+    tags = {"trial_state": state, "pruned": str(state == "PRUNED").lower()}
+    mlflow.MlflowClient().log_batch(
+        run_id,
+        metrics=[Metric(key, float(value), int(time.time() * 1000), 0) for key, value in (metrics or {}).items()],
+        tags=[RunTag(key, value) for key, value in tags.items()],
+    )
+    mlflow.end_run(RunStatus.to_string(status))
+
+
 def _mlflow_trial(objective: Objective, settings: TuningSettings, tags: dict[str, str]) -> Callable[[optuna.Trial], float]:
     """``objective`` as an Optuna objective that runs inside its own nested MLflow run."""
 
     def trial_function(trial: optuna.Trial) -> float:
-        for key, value in process_tags().items():
-            trial.set_user_attr(key, value)
+        trial.set_user_attr("process.host", process_tags()["process.host"])
+        trial.set_user_attr("process.pid", process_tags()["process.pid"])
         values = suggest(trial, settings.search_space)
-        run_tags = {**tags, "study_name": settings.study_name, "trial_number": str(trial.number), "trial_state": "RUNNING"}
-        run = mlflow.start_run(run_name=f"{settings.study_name}.trial_{trial.number}", nested=True, tags={**run_tags, **process_tags()})
+        run_tags = {
+            **tags,
+            **process_tags(),
+            "study_name": settings.study_name,
+            "trial_number": str(trial.number),
+            "trial_state": "RUNNING",
+        }
+        run = mlflow.start_run(run_name=f"{settings.study_name}.trial_{trial.number}", nested=True, tags=run_tags)
         trial.set_user_attr("mlflow_run_id", run.info.run_id)
         try:
             mlflow.log_params({**values, **settings.fixed})
             value = float(objective(values, TrialReporter(trial, settings.monitor)))
         except optuna.TrialPruned:
-            mlflow.set_tags({"trial_state": "PRUNED", "pruned": "true"})
-            mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))  # the run did what was asked: it stopped early
+            _end_trial_run("PRUNED", RunStatus.FINISHED)  # the run did what was asked: it stopped early
             raise
         except Exception:
-            mlflow.set_tag("trial_state", "FAIL")
-            mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+            _end_trial_run("FAIL", RunStatus.FAILED)
             raise
         except BaseException:  # KeyboardInterrupt, SystemExit: stopped from outside
-            mlflow.set_tag("trial_state", "FAIL")
-            mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+            _end_trial_run("FAIL", RunStatus.KILLED)
             raise
-        mlflow.log_metric("objective", value)
-        mlflow.set_tags({"trial_state": "COMPLETE", "pruned": "false"})
-        mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+        _end_trial_run("COMPLETE", RunStatus.FINISHED, {"objective": value})
         logger.info("Trial %d of %s: %s=%.5g with %s", trial.number, settings.study_name, settings.monitor, value, values)
         return value
 
