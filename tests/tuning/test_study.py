@@ -163,3 +163,17 @@ def test_the_same_seed_draws_the_same_trials_and_a_changed_setup_is_not_resumed(
     with pytest.raises(ValueError, match=r"was run with another search space, base parameters or data.*new tuning\.study_name"):
         run_study(curve, settings(tmp_path, n_trials=4, storage=str(tmp_path / "a.db")), fingerprint="setup-2")
     assert len(optuna.load_study(study_name="toy", storage=f"sqlite:///{tmp_path / 'a.db'}").trials) == 3  # refused before any trial
+
+
+def test_a_trial_stopped_by_ctrl_c_is_killed_in_mlflow_and_trained_again_first_on_the_next_run(tmp_path: Path) -> None:
+    tuning = settings(tmp_path, study_name="interrupted", n_trials=2)
+
+    def interrupted(values: dict, reporter: TrialReporter) -> float:
+        raise KeyboardInterrupt
+
+    with mlflow.start_run() as parent, pytest.raises(KeyboardInterrupt):
+        run_study(interrupted, tuning)
+    assert trial_runs(parent.info.run_id)[0].info.status == "KILLED"
+    study = run_study(curve, tuning)
+    assert [trial.state for trial in study.trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert study.trials[1].params == study.trials[0].params and study.trials[1].user_attrs["retry_of"] == 0

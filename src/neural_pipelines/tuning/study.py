@@ -9,8 +9,9 @@ state as a tag. A pruned trial ends FINISHED and tagged ``pruned``; a failed one
 
 Resuming. A trial left RUNNING by a process that no longer exists (a kill, a crash) is
 marked FAIL and queued again with the same values, so the rerun trains exactly what was
-interrupted. Optuna's heartbeat does the same only after a grace period, during which a rerun
-would count the dead trial as running; the process check is immediate. The budget counts
+interrupted; so is a trial stopped by Ctrl-C (Optuna marks it FAIL itself). Optuna's
+heartbeat does the same only after a grace period, during which a rerun would count the
+dead trial as running; the process check is immediate. The budget counts
 complete and pruned trials already stored: a rerun never runs more than ``n_trials`` in all.
 The sampler is seeded with ``seed`` plus the number of stored trials: a fresh study draws the
 same values for the same seed, and a resumed one does not repeat the draws it already made.
@@ -95,14 +96,24 @@ def _process_gone(trial: optuna.trial.FrozenTrial) -> bool:
 
 
 def requeue_interrupted(study: optuna.Study) -> list[int]:
-    """Mark FAIL every trial a dead process left RUNNING and queue its values again; return their numbers."""
-    interrupted = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if _process_gone(trial)]
-    for trial in interrupted:
+    """Queue again, with the same values, every trial that was interrupted and not retried yet; return their numbers.
+
+    Interrupted: left RUNNING by a process that no longer exists (marked FAIL here), or failed
+    by a Ctrl-C (tagged ``interrupted`` when it stopped).
+    """
+    retried = {trial.user_attrs.get("retry_of") for trial in study.get_trials(deepcopy=False)}
+    dead = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if _process_gone(trial)]
+    for trial in dead:
         study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)  # Optuna's own storage API; no public setter
+    stopped = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if trial.user_attrs.get("interrupted")]
+    interrupted = sorted(
+        {trial.number: trial for trial in [*dead, *stopped] if trial.number not in retried}.values(), key=lambda t: t.number
+    )
+    for trial in interrupted:
         study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
     if interrupted:
         logger.warning(
-            "Study %s: trial(s) %s were interrupted (their process is gone): marked FAIL and queued again with the same values",
+            "Study %s: trial(s) %s were interrupted: queued again with the same values",
             study.study_name,
             ", ".join(str(trial.number) for trial in interrupted),
         )
@@ -237,7 +248,8 @@ def _mlflow_trial(objective: Objective, settings: TuningSettings, tags: dict[str
         except Exception:
             _end_trial_run("FAIL", RunStatus.FAILED)
             raise
-        except BaseException:  # KeyboardInterrupt, SystemExit: stopped from outside
+        except BaseException:  # KeyboardInterrupt, SystemExit: stopped from outside; the next run trains these values again
+            trial.set_user_attr("interrupted", True)
             _end_trial_run("FAIL", RunStatus.KILLED)
             raise
         _end_trial_run("COMPLETE", RunStatus.FINISHED, {"objective": value})
