@@ -36,6 +36,7 @@ def local_parameters_file(prefix: str) -> str:
 
 def best_parameters_yaml(study: optuna.Study, prefix: str) -> str:
     """:func:`best_parameters` as a parameters file, its header saying where it came from and where to copy it."""
+    values = best_parameters(study, prefix)  # first: it explains a study without a complete trial
     best = study.best_trial
     header = [
         f"# Best trial {best.number} of the Optuna study {study.study_name!r}: objective {best.value:.6g} "
@@ -43,7 +44,7 @@ def best_parameters_yaml(study: optuna.Study, prefix: str) -> str:
         f"# To train with these values, copy this file to {local_parameters_file(prefix)}",
         "# (conf/local overrides conf/base key by key; if conf/local already sets these blocks, merge them by hand).",
     ]
-    return "\n".join(header) + "\n" + yaml.safe_dump(best_parameters(study, prefix), sort_keys=False)
+    return "\n".join(header) + "\n" + yaml.safe_dump(values, sort_keys=False)
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:

@@ -44,7 +44,7 @@ def test_parent_run_then_tuning_run_then_one_nested_run_per_trial(finished_run: 
 
 
 def test_stored_study_matches_the_runs_and_the_best_parameters_file(finished_run: TempProject) -> None:
-    storage = f"sqlite:///{finished_run.path / 'data/07_model_output/traffic_lstm_tune/optuna.db'}"
+    storage = f"sqlite:///{finished_run.path / 'data/07_model_output/traffic_lstm_tune/optuna_test.db'}"
     study = optuna.load_study(study_name="traffic_lstm_tune.lstm", storage=storage)
     assert len(study.trials) == N_TRIALS
     outputs = finished_run.outputs("08_reporting/traffic_lstm_tune/**/*")
