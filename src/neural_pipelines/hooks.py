@@ -184,15 +184,18 @@ def data_provenance(pipeline_name: str, pipeline: Pipeline, catalog: CatalogProt
     Only inputs upstream of the model variants count: a folder of new pictures that a
     predict step reads says nothing about what the models were trained on. With ``variant``,
     only inputs upstream of that variant count (``fundamentals`` trains on three data sets).
+    Upstream steps of another experiment that the pipeline reuses count as its own
+    (``traffic_lstm_tune`` runs ``traffic_lstm``'s data steps).
     """
     own_nodes = [node for node in pipeline.nodes if (node.namespace or "").split(".")[0] == pipeline_name]
     variant_nodes = [node.name for node in own_nodes if variant_of(node) and variant in (None, variant_of(node)[1])]
     if variant_nodes:  # the models' data, not e.g. a folder of new pictures a predict step reads
         upstream = {node.name for node in pipeline.to_nodes(*variant_nodes).nodes}
-        own_nodes = [node for node in own_nodes if node.name in upstream]
+        own_nodes = [node for node in pipeline.nodes if node.name in upstream]
+    owners = {(node.namespace or "").split(".")[0] for node in own_nodes}
     read = set().union(*(node.inputs for node in own_nodes)) - set().union(*(node.outputs for node in own_nodes))
     for name in sorted(read):
-        if name.startswith("params:") or name == "parameters" or not name.startswith(f"{pipeline_name}."):
+        if name.startswith("params:") or name == "parameters" or name.split(".")[0] not in owners:
             continue
         dataset = catalog.get(name)
         metadata = getattr(dataset, "metadata", None) or {}

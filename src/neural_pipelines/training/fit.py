@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -81,6 +82,7 @@ def fit_model(  # noqa: PLR0913 (every fit setting is keyword-only, as model.fit
     class_weight: dict[int, float] | None = None,
     seed: int = 0,
     name: str = "model",
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> FitResult:
     """Train ``model`` in place and return its history and timings.
 
@@ -92,13 +94,16 @@ def fit_model(  # noqa: PLR0913 (every fit setting is keyword-only, as model.fit
             before stopping; the best epoch's weights are restored. ``None`` trains all
             ``max_epochs``.
         class_weight: each class's weight in the loss (``None``: all 1).
+        callbacks: more Keras callbacks, run after the epoch logger and early stopping (e.g. a
+            tuning trial's pruning callback).
     """
-    callbacks: list[keras.callbacks.Callback] = [EpochLogger(name, max_epochs)]
+    all_callbacks: list[keras.callbacks.Callback] = [EpochLogger(name, max_epochs)]
     early_stopping = None
     if patience is not None:
         early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta, restore_best_weights=True)
-        callbacks.append(early_stopping)
-    fit_args: dict[str, Any] = {"epochs": max_epochs, "callbacks": callbacks, "verbose": 0, "class_weight": class_weight}
+        all_callbacks.append(early_stopping)
+    all_callbacks.extend(callbacks)
+    fit_args: dict[str, Any] = {"epochs": max_epochs, "callbacks": all_callbacks, "verbose": 0, "class_weight": class_weight}
     if isinstance(train, tuple):
         fit_args.update(x=train[0], y=train[1], batch_size=batch_size, shuffle=True)
         fit_args["validation_data"] = validation
@@ -168,6 +173,7 @@ def fit_from_params(
     training: TrainingSettings,
     seed: int,
     labels: np.ndarray | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, Any]:
     """:func:`fit_model` driven by a pipeline's ``training`` parameter block.
 
@@ -193,6 +199,7 @@ def fit_from_params(
         class_weight=class_weight,
         seed=seed,
         name=model.name,
+        callbacks=callbacks,
     )
     fit.extra["n_params"] = int(model.count_params())
     if class_weight is not None:

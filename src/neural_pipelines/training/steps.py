@@ -15,7 +15,7 @@ a model — stays in its own ``nodes.py``. Every variant therefore leaves the sa
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -98,7 +98,9 @@ def build_model(
     return network
 
 
-def train_model(model: keras.Model, data: TrainingData, training: TrainingSettings, seed: int) -> tuple[keras.Model, dict[str, Any]]:
+def train_model(
+    model: keras.Model, data: TrainingData, training: TrainingSettings, seed: int, callbacks: Sequence[keras.callbacks.Callback] = ()
+) -> tuple[keras.Model, dict[str, Any]]:
     """Fit ``model`` per the ``training`` block; return it (trained) and its fit record.
 
     ``data`` holds either arrays ``x_train, y_train, x_validation, y_validation`` (batched and
@@ -109,7 +111,7 @@ def train_model(model: keras.Model, data: TrainingData, training: TrainingSettin
     Early stopping watches the validation loss when ``training.patience`` is set. With arrays,
     ``training.validation_split`` validates on the last share of the training rows instead of
     ``x_validation`` (as Keras' ``validation_split``); a step that makes ``tf.data`` batches
-    applies it itself.
+    applies it itself. ``callbacks`` are extra Keras callbacks (a tuning trial's pruning callback).
     """
     if "train" in data:
         train, validation = data["train"], data["validation"]
@@ -122,7 +124,7 @@ def train_model(model: keras.Model, data: TrainingData, training: TrainingSettin
         train = (data["x_train"], data["y_train"])
         validation = (data["x_validation"], data["y_validation"]) if "x_validation" in data else None
     labels = train[1] if isinstance(train, tuple) else data.get("y_train")
-    record = fit_from_params(model, train, validation, training, seed, labels=labels)
+    record = fit_from_params(model, train, validation, training, seed, labels=labels, callbacks=callbacks)
     record["n_trainable_params"] = trainable_count(model)
     return model, record
 
