@@ -12,7 +12,7 @@ its nested MLflow run). Stores:
   experiment in place);
 - ``server`` (with ``--server``): the PostgreSQL-backed ``team_server``, fresh per round.
 
-    python benchmarks/concurrent_runs.py [--rounds 3] [--server]
+    python benchmarks/concurrent_runs.py [--rounds 3] [--server] [--only fresh|existing|server]
 
 Prints, per round, each run's exit status and, for a failed one, its error line; then, per
 store, how many rounds had both runs finish with every MLflow run FINISHED. Writes nothing
@@ -93,6 +93,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--server", action="store_true", help="also measure the PostgreSQL team server")
+    parser.add_argument("--only", choices=["fresh", "existing", "server"], help="measure one store only")
     args = parser.parse_args()
     results: dict[str, list[bool]] = {}
     with tempfile.TemporaryDirectory(prefix="concurrent_runs_") as tmp:
@@ -100,7 +101,7 @@ def main() -> int:
         seed = project_copy(root / "seed")  # one run alone leaves the "existing" store
         seeded_db = root / "seed.db"
         subprocess.run(RUN, cwd=seed, env=environment(f"sqlite:///{seeded_db}"), check=True, capture_output=True)
-        stores = ["fresh", "existing", *(["server"] if args.server else [])]
+        stores = [args.only] if args.only else ["fresh", "existing", *(["server"] if args.server else [])]
         for store in stores:
             for round_ in range(1, args.rounds + 1):
                 folder = root / f"{store}_{round_}"
