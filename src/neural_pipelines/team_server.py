@@ -6,7 +6,9 @@ local folder as its proxied artifact store (clients upload and download artifact
 the server: they need no access to the folder). Both listen on 127.0.0.1 only unless
 ``--host`` says otherwise. ``start`` prints the tracking URI; the project uses it with one
 setting, ``MLFLOW_TRACKING_URI=http://127.0.0.1:5000`` (or ``server.mlflow_tracking_uri`` in
-``conf/local/mlflow.yml``). ``status`` says what runs, ``stop`` stops both.
+``conf/local/mlflow.yml``). ``status`` says what runs, ``stop`` stops both. ``--host`` applies to
+the tracking server only: PostgreSQL (password-less, trust authentication) always listens on
+127.0.0.1, and only the tracking server talks to it.
 
 Everything lives in one folder (``--dir``, default ``.team_server/`` in the current folder):
 ``pgdata/`` (the database cluster), ``artifacts/``, ``postgres.log``, ``server.log`` and
@@ -38,6 +40,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 DATABASE = "mlflow"
+LOOPBACK = "127.0.0.1"
 STATE_FILE = "state.json"
 SERVER_START_TIMEOUT_S = 180  # mlflow server's first start migrates the schema (~15 s on 2 cores)
 
@@ -188,15 +191,17 @@ def start(folder: Path, host: str = "127.0.0.1", port: int = 5000, postgres_port
     if port_open(host, port):
         raise RuntimeError(f"Port {port} on {host} is already in use; choose another with --port.")
     folder.mkdir(parents=True, exist_ok=True)
-    postgres_port = postgres_port or free_port(host)
+    postgres_port = postgres_port or free_port(LOOPBACK)
     artifacts = folder / "artifacts"
     artifacts.mkdir(exist_ok=True)
 
-    postgres_pid = start_postgres(folder / "pgdata", postgres_port, folder / "postgres.log", host)
+    # PostgreSQL trusts every local connection (no password): it listens on loopback only, whatever --host says;
+    # only mlflow server talks to it.
+    postgres_pid = start_postgres(folder / "pgdata", postgres_port, folder / "postgres.log", LOOPBACK)
     try:
-        create_database(host, postgres_port)
+        create_database(LOOPBACK, postgres_port)
         # SQLAlchemy 2 reads a bare postgresql:// as psycopg 3: name the driver that is installed.
-        backend = f"postgresql+psycopg2://postgres@{host}:{postgres_port}/{DATABASE}"
+        backend = f"postgresql+psycopg2://postgres@{LOOPBACK}:{postgres_port}/{DATABASE}"
         command = [
             *(sys.executable, "-m", "mlflow", "server"),
             *("--backend-store-uri", backend),
@@ -252,7 +257,7 @@ def status(folder: Path) -> str:
     postgres = "running" if process_alive(state.postgres_pid) else "stopped"
     return (
         f"mlflow server {state.tracking_uri}: {server} (pid {state.server_pid})\n"
-        f"PostgreSQL {state.host}:{state.postgres_port}: {postgres} (pid {state.postgres_pid}), backend store {state.backend_store_uri}\n"
+        f"PostgreSQL {LOOPBACK}:{state.postgres_port}: {postgres} (pid {state.postgres_pid}), backend store {state.backend_store_uri}\n"
         f"artifacts: {state.artifacts_destination}\n"
         f"use it: export MLFLOW_TRACKING_URI={state.tracking_uri}"
     )
@@ -269,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=Path(".team_server"), help="folder for the database, artifacts, logs and state")
     commands = parser.add_subparsers(dest="command", required=True)
     start_parser = commands.add_parser("start", help="start PostgreSQL and mlflow server (initializes the database the first time)")
-    start_parser.add_argument("--host", default="127.0.0.1", help="address both listen on (default 127.0.0.1: this machine only)")
+    start_parser.add_argument(
+        "--host", default=LOOPBACK, help="the tracking server's address (default 127.0.0.1: this machine only; PostgreSQL stays there)"
+    )
     start_parser.add_argument("--port", type=int, default=5000, help="the tracking server's port (default 5000)")
     start_parser.add_argument("--postgres-port", type=int, default=0, help="PostgreSQL's port (default: a free one)")
     commands.add_parser("status", help="say what runs and the tracking URI")

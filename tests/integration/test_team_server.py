@@ -52,7 +52,7 @@ def runs_of(tracking_uri: str, pipeline: str) -> list[mlflow.entities.Run]:
 def test_a_pipeline_run_against_the_server_leaves_its_runs_metrics_artifacts_and_loadable_models(
     server: team_server.ServerState, tmp_path: Path
 ) -> None:
-    assert server.host == "127.0.0.1" and server.backend_store_uri.startswith("postgresql+psycopg2://")
+    assert server.host == "127.0.0.1" and server.backend_store_uri.startswith("postgresql+psycopg2://postgres@127.0.0.1:")
     (tmp_path / "project").mkdir()
     project = make_temp_project(tmp_path / "project")
     project.tracking_uri = server.tracking_uri
