@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# One command: set up (or reuse) .venv, lint (ruff check + ruff format --check), run the whole test suite.
+# One command: set up (or reuse) .venv, lint (ruff check + ruff format --check), run the test suite
+# without the integration tests (servers, Airflow, several devices: `python -m pytest -m integration`).
 # Extra arguments go to pytest, e.g. scripts/test.sh -k traffic
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
 echo "== ruff check and ruff format --check"
 ruff check .
 ruff format --check .
-python -m pytest "$@"
+python -m pytest -m "not integration" "$@"

@@ -414,3 +414,41 @@ class DataSourceHook:
         if self._catalog is None or not isinstance(attrs, dict):
             return
         attrs.setdefault("source", describe_source(self._catalog.get(dataset_name), dataset_name))
+
+
+class MlflowExperimentHook:
+    """Creates the MLflow experiment on a tracking server before kedro-mlflow looks it up, so two first runs at once both start.
+
+    kedro-mlflow gets or creates the experiment in two requests; on a team server that has not
+    seen the experiment yet, two ``kedro run``s started together both find none, both create
+    it, and one stops with ``RESOURCE_ALREADY_EXISTS`` (measured against the PostgreSQL server
+    of ``team_server``). Creating it here and accepting "already exists" makes the second
+    creator find it. Only for ``http(s)://`` tracking URIs: a local SQLite store is created
+    by the first process that opens it (see docs/team.md for what concurrent runs do there).
+    """
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        loader = context.config_loader
+        if "mlflow" not in loader.config_patterns:  # the patterns kedro-mlflow registers for mlflow.yml
+            loader.config_patterns.update({"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]})
+        try:
+            config = loader["mlflow"]
+        except Exception:  # no or unusual mlflow.yml: kedro-mlflow reports it itself
+            return
+        uri = str((config.get("server") or {}).get("mlflow_tracking_uri") or "")
+        name = ((config.get("tracking") or {}).get("experiment") or {}).get("name")
+        if name and uri.startswith(("http://", "https://")):
+            ensure_experiment(uri, str(name))
+
+
+def ensure_experiment(tracking_uri: str, name: str) -> None:
+    """Create experiment ``name`` on ``tracking_uri`` unless it exists, accepting that another process created it meanwhile."""
+    client = mlflow.MlflowClient(tracking_uri)
+    try:
+        if client.get_experiment_by_name(name) is None:
+            client.create_experiment(name)
+            logger.info("Created MLflow experiment %r on %s", name, tracking_uri)
+    except mlflow.exceptions.MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            logger.warning("Could not make sure experiment %r exists on %s (%s); kedro-mlflow will try", name, tracking_uri, error)

@@ -3,12 +3,12 @@
 from omegaconf.resolvers import oc
 
 from neural_pipelines.config import ProjectConfigLoader, ProjectContext
-from neural_pipelines.hooks import DataSourceHook, MlflowVariantRunsHook, RunLockHook
+from neural_pipelines.hooks import DataSourceHook, MlflowExperimentHook, MlflowVariantRunsHook, RunLockHook
 
 # kedro-mlflow registers its own MlflowHook through its entry point; these add what it
-# lacks: one kedro run at a time per project, one nested MLflow run per model variant, and
-# data provenance on every input.
-HOOKS = (RunLockHook(), MlflowVariantRunsHook(), DataSourceHook())
+# lacks: one kedro run at a time per project, one nested MLflow run per model variant,
+# data provenance on every input, and an experiment that two first runs on a team server can both create.
+HOOKS = (RunLockHook(), MlflowVariantRunsHook(), DataSourceHook(), MlflowExperimentHook())
 
 # Kedro's context, whose parameter validation errors name the parameter file to edit (config.py).
 CONTEXT_CLASS = ProjectContext

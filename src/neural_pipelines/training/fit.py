@@ -16,10 +16,11 @@ from typing import Any, Literal
 import keras
 import numpy as np
 import tensorflow as tf
-from pydantic import NonNegativeFloat, NonNegativeInt
+from pydantic import NonNegativeFloat, NonNegativeInt, model_validator
 from sklearn.utils.class_weight import compute_class_weight
 
 from neural_pipelines.parameters import Count, Fraction, Parameters
+from neural_pipelines.training.distribute import Distribution, global_batch_size
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,24 @@ class TrainingSettings(Parameters):
     steps_per_execution: Count = 1  # batches per TensorFlow call (the same training, faster on CPU)
     class_weight: Literal["balanced"] | None = None  # balanced: each class weighs n / (k · its count) in the loss
     validation_split: Fraction | None = None  # validate on the last share of the training data (as Keras' validation_split)
+    # none | mirrored (every local GPU) | multi_worker (machines named by TF_CONFIG); batch_size is then per replica
+    distribution: Distribution = "none"
+
+    @model_validator(mode="after")
+    def _one_step_per_call_under_a_strategy(self) -> TrainingSettings:
+        # Measured with Keras 3.15 / TF 2.21: fit under MirroredStrategy with steps_per_execution > 1 stops at its first
+        # step with "You must feed a value for placeholder tensor" (Keras' multi-step loop in a replica context).
+        if self.distribution != "none" and self.steps_per_execution > 1:
+            raise ValueError(
+                f"steps_per_execution={self.steps_per_execution} does not run under distribution={self.distribution} "
+                "(Keras' multi-step loop fails inside a tf.distribute strategy); set steps_per_execution: 1 next to distribution"
+            )
+        return self
+
+    @property
+    def global_batch_size(self) -> int:
+        """The examples per training step: ``batch_size`` per replica × the strategy's replicas (``batch_size`` for ``none``)."""
+        return global_batch_size(self.batch_size, self.distribution)
 
     block = "training"
     misplaced_hint = "the learning rate belongs in the optimizer block and the loss in the compile block"
@@ -177,7 +196,7 @@ def fit_from_params(
 ) -> dict[str, Any]:
     """:func:`fit_model` driven by a pipeline's ``training`` parameter block.
 
-    Reads ``max_epochs``, ``batch_size`` (used for array inputs), ``patience``, ``min_delta``
+    Reads ``max_epochs``, ``batch_size`` (per replica, for array inputs), ``patience``, ``min_delta``
     and ``class_weight`` (``balanced`` needs the training ``labels``); returns the JSON-ready
     fit record with the model's ``n_params`` (and the class weights it used).
     ``validation_split`` is the data step's to apply: it decides what ``validation`` is.
@@ -193,7 +212,7 @@ def fit_from_params(
         train,
         validation,
         max_epochs=training.max_epochs,
-        batch_size=training.batch_size,
+        batch_size=training.global_batch_size,
         patience=training.patience,
         min_delta=training.min_delta,
         class_weight=class_weight,

@@ -26,6 +26,7 @@ import tensorflow as tf
 from neural_pipelines.models import CompileSettings, ModelSettings, OptimizerSettings, build_architecture, compile_model
 from neural_pipelines.models.compile import trainable_count
 from neural_pipelines.parameters import ImageSize
+from neural_pipelines.training.distribute import distribution_scope
 from neural_pipelines.training.fit import TrainingSettings, fit_from_params, seed_everything
 from neural_pipelines.training.metrics import mlflow_metric_history
 
@@ -81,11 +82,13 @@ def build_model(
 
     ``shapes`` is ``{"input_shape": [...], "outputs": n}``, read off the data the model will
     train on; ``compilation`` names the loss and metrics, ``optimizer`` the optimizer and its
-    settings, ``training.steps_per_execution`` how many batches one TensorFlow call runs.
+    settings, ``training.steps_per_execution`` how many batches one TensorFlow call runs and
+    ``training.distribution`` the strategy whose scope the model is built in (``training/distribute.py``).
     """
     seed_everything(seed)
-    network = build_architecture(model, shapes["input_shape"], shapes["outputs"])
-    compile_model(network, optimizer, compilation, steps_per_execution=training.steps_per_execution)
+    with distribution_scope(training.distribution):  # mirrored variables; fit then distributes the batches
+        network = build_architecture(model, shapes["input_shape"], shapes["outputs"])
+        compile_model(network, optimizer, compilation, steps_per_execution=training.steps_per_execution)
     logger.info(
         "Built %s: %d parameters (%d trainable), input %s, optimizer %s, loss %s",
         network.name,

@@ -100,7 +100,7 @@ def make_batches(images: pd.DataFrame, image_size: ImageSize, splits: list[str],
             f"{splits[1]} folder. Set `validation_split: null` in {PARAMS_FILE}."
         )
     tf.random.set_seed(int(seed))
-    batch_size = training.batch_size
+    batch_size = training.global_batch_size  # per replica × replicas (training.distribution)
     train_files, train_labels = split_files(images, splits[0])
     test_files, test_labels = split_files(images, splits[1])
     return {

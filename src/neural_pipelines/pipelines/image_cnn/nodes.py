@@ -326,8 +326,8 @@ def make_batches(splits: dict[str, np.ndarray], training: TrainingSettings, seed
     if training.validation_split is not None:
         x_train, y_train, validation = hold_out_last(x_train, y_train, training.validation_split)
     return {
-        "train": image_dataset(x_train, y_train, batch_size=training.batch_size, shuffle_seed=seed),
-        "validation": image_dataset(*validation, batch_size=training.batch_size),
+        "train": image_dataset(x_train, y_train, batch_size=training.global_batch_size, shuffle_seed=seed),
+        "validation": image_dataset(*validation, batch_size=training.global_batch_size),
         "y_train": y_train,
     }
 

@@ -45,6 +45,7 @@ from neural_pipelines.parameters import ImageSize
 from neural_pipelines.reporting import comparison_table, filter_patterns_figure, learning_curves, render_template
 from neural_pipelines.reporting.classification import binary_metrics, binary_predictions, image_grid, misclassified_grid
 from neural_pipelines.training import TrainingSettings, fit_from_params, seed_everything
+from neural_pipelines.training.distribute import built_under, distribution_scope
 from neural_pipelines.training.tfdata import image_file_dataset, load_image_array
 from neural_pipelines.validation import DEFAULT_MAX_PIXELS, source_of, validate_image_folder
 
@@ -220,8 +221,15 @@ def train_model(
     have no third split), and early stopping on it would let the test set choose the epoch.
     """
     refuse_choices_on_the_test_set(training, model.name)
-    _, top = split_at(model, feature_settings.get("cut_layer"))
-    compile_model(top, optimizer, compilation)
+    if not built_under(model, training.distribution):
+        raise ValueError(
+            f"training.distribution is {training.distribution} for {model.name}, but its model was not built under that strategy "
+            f"(a continue_from variant starts from the other variant's .keras file, which loads with plain variables). "
+            f"Set training.distribution: none for this variant in {PARAMS_FILE}: it trains the unfrozen layers on cached features."
+        )
+    with distribution_scope(training.distribution):  # the trainable part shares the model's (mirrored) layers
+        _, top = split_at(model, feature_settings.get("cut_layer"))
+        compile_model(top, optimizer, compilation)
     seed_everything(seed)
     train, test = (features["x_train"], features["y_train"]), (features["x_test"], features["y_test"])
     record = fit_from_params(top, train, test, training, seed, labels=features["y_train"])
@@ -251,7 +259,7 @@ def make_batches(images: pd.DataFrame, image_size: ImageSize, training: Training
     refuse_choices_on_the_test_set(training, "a variant trained on the images")
     tf.random.set_seed(int(seed))
     (train_files, train_labels), (test_files, test_labels) = (_role(images, role) for role in ROLES)
-    batch_size = training.batch_size
+    batch_size = training.global_batch_size  # per replica × replicas (training.distribution)
     return {
         "train": image_file_dataset(train_files, train_labels, image_size=image_size, batch_size=batch_size, shuffle_seed=seed),
         "validation": image_file_dataset(test_files, test_labels, image_size=image_size, batch_size=batch_size),
