@@ -327,6 +327,39 @@ def make_windows(scaled: pd.DataFrame, preprocessing: TrafficPreprocessing) -> d
     return arrays
 
 
+# --- new data: a recent raw series → model inputs (the registered model and traffic_lstm_forecast) ---
+
+
+def forecast_inputs(
+    raw: pd.DataFrame, ingest: TrafficIngest, preprocessing: TrafficPreprocessing, scaler: MinMaxScaler
+) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """A raw recent hourly series → one window of model input, and the ``horizon_hours`` timestamps it forecasts.
+
+    The one place that turns new data into what the networks were trained on, so the
+    registered model, the batch forecast and training agree: the same checks as training's
+    ingest (columns, numbers, hours; at least ``history_hours`` rows), the same gap policy,
+    the last ``history_hours`` hours scaled by the training scaler, in the window layout.
+    An hour among them that the gap policy cannot fill stops with the hours named.
+    """
+    source = source_of(raw, "the recent traffic table")
+    history = preprocessing.history_hours
+    traffic = ingest_traffic(raw, ingest.model_copy(update={"min_hours": history}))
+    hourly = regularize_hourly(traffic, preprocessing).tail(history)
+    missing = hourly["traffic_volume"].isna()
+    if missing.any():
+        raise DataValidationError(
+            source,
+            ingest.volume_column,
+            f"no volume for the hours {', '.join(map(str, hourly.loc[missing, 'datetime']))} among the last {history} "
+            f"(a gap longer than max_fill_gap_hours={preprocessing.max_fill_gap_hours})",
+            f"provide those hours' counts; the forecast needs the last {history} hours",
+        )
+    scaled = scaler.transform(hourly[["traffic_volume"]])[:, 0].astype("float32")
+    window = scaled[None, :, None] if preprocessing.window_layout == "recurrent" else scaled[None, None, :]
+    last = hourly["datetime"].iloc[-1]
+    return window, pd.date_range(last + pd.Timedelta(hours=1), periods=preprocessing.horizon_hours, freq="h", name="datetime")
+
+
 # --- Keras variants (build and train: the shared steps in training/steps.py) ---
 
 

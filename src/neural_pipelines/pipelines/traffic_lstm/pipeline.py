@@ -12,7 +12,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from neural_pipelines.pipelines.traffic_lstm import nodes
+from neural_pipelines.pipelines.traffic_lstm import nodes, serving
 from neural_pipelines.pipelines.variants import experiment, keras_steps, record_step, shapes_step, step
 
 PIPELINE = "traffic_lstm"
@@ -77,7 +77,16 @@ def report_pipeline() -> Pipeline:
     )
 
 
+def champion() -> Node:
+    """The best trained forecaster with the scaler and settings: raw recent counts in, vehicles/hour out (for the registry)."""
+    return step(
+        serving.package_champion,
+        ["summaries", "models", "scaler", "hourly_traffic", "params:ingest", "params:preprocessing", "params:registry"],
+        "champion_candidate",
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
-    """The whole experiment in the ``traffic_lstm`` namespace."""
-    collected = {"summaries": "summary", "predictions": "test_predictions"}
-    return experiment(PIPELINE, data_pipeline(), template_for, SHARED_DATA, collected, report_pipeline())
+    """The whole experiment in the ``traffic_lstm`` namespace, its best model registered at the end."""
+    collected = {"summaries": "summary", "predictions": "test_predictions", "models": "model"}
+    return experiment(PIPELINE, data_pipeline(), template_for, SHARED_DATA, collected, report_pipeline(), champion())
