@@ -273,3 +273,31 @@ def add_registry_section(report: str, registration: Mapping[str, Any]) -> str:
     section = render_template("registry.html.j2", decision=dict(registration), table=registration_table(registration))
     closing = report.rfind("</body>")
     return report + section if closing < 0 else report[:closing] + section + report[closing:]
+
+
+def load_registered_model(model_uri: str) -> tuple[Any, str]:
+    """The model at ``model_uri`` (``models:/<name>@champion``, ``models:/<name>/<version>``, ``runs:/<run_id>/<path>``) and what it is.
+
+    The inference pipelines' first step. Returns the loaded ``mlflow.pyfunc`` model and its
+    description for the output tables: ``<name> v<version>`` for a registered model, else
+    the URI. A URI that names nothing stops with the registry it looked in and the fix.
+    """
+    client = MlflowClient()
+    described = model_uri
+    try:
+        if model_uri.startswith("models:/"):
+            name, _, rest = model_uri.removeprefix("models:/").partition("@")
+            if rest:
+                version = client.get_model_version_by_alias(name, rest).version
+            else:
+                name, _, version = model_uri.removeprefix("models:/").partition("/")
+            described = f"{name} v{version}"
+        model = mlflow.pyfunc.load_model(model_uri)
+    except MlflowException as error:
+        raise RegistryError(
+            f"No model at {model_uri} in the registry at {mlflow.get_registry_uri()}: {error.message}. Fix: train and register one "
+            "first (kedro run --pipelines=<experiment>), or set model_uri to an existing version (models:/<name>/<version>) or run "
+            "(runs:/<run_id>/registered_model) with --params."
+        ) from error
+    logger.info("Loaded %s (%s)", described, model_uri)
+    return model, described

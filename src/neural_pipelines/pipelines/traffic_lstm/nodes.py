@@ -343,7 +343,14 @@ def forecast_inputs(
     """
     source = source_of(raw, "the recent traffic table")
     history = preprocessing.history_hours
-    traffic = ingest_traffic(raw, ingest.model_copy(update={"min_hours": history}))
+    traffic = ingest_traffic(raw, ingest.model_copy(update={"min_hours": 1}))
+    if len(traffic) < history:
+        raise DataValidationError(
+            source,
+            ingest.volume_column,
+            f"only {len(traffic)} hourly rows; the forecast needs the last {history} hours",
+            f"provide at least the {history} hours before the forecast (more are fine: the last {history} are used)",
+        )
     hourly = regularize_hourly(traffic, preprocessing).tail(history)
     missing = hourly["traffic_volume"].isna()
     if missing.any():
