@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -134,14 +135,15 @@ def test_the_champion_loads_in_a_fresh_process_and_prices_as_the_batch_pipeline(
     table.head(2).to_csv(tmp_path / "two.csv", index=False, na_rep="NA")
     script = (
         "import sys, mlflow, pandas as pd; model = mlflow.pyfunc.load_model('models:/house_prices@champion'); "
-        "rows = pd.read_csv(sys.argv[1]); print(list(model.predict(rows[model.metadata.get_input_schema().input_names()])))"
+        "rows = pd.read_csv(sys.argv[1]); prices = model.predict(rows[model.metadata.get_input_schema().input_names()]); "
+        "print(','.join(repr(float(price)) for price in prices))"
     )
     env = {**os.environ, "MLFLOW_TRACKING_URI": trained.tracking_uri}
     result = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "two.csv")], check=False, capture_output=True, text=True, env=env, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    fresh = [float(value) for value in result.stdout.strip().splitlines()[-1].strip("[]").split(",")]
+    fresh = [float(value) for value in result.stdout.strip().splitlines()[-1].split(",")]
     assert fresh == pytest.approx(prices["SalePrice"].head(2).tolist(), rel=1e-6)
 
 
@@ -302,11 +304,24 @@ def test_the_served_champion_prices_two_houses_as_the_batch_pipeline(
             served = json.loads(response.read())["predictions"]
         assert served == pytest.approx(prices["SalePrice"].head(2).tolist(), rel=1e-6)
     finally:
-        os.killpg(server.pid, 15)
+        os.killpg(server.pid, signal.SIGTERM)  # the CLI and the web server it started
         server.wait(timeout=30)
     assert server.poll() is not None
+    assert group_gone(server.pid, seconds=30)
     with socket.socket() as probe:  # nothing listens there any more
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def group_gone(group: int, seconds: float) -> bool:
+    """Whether every process of the process group has exited within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def wait_for(url: str, server: subprocess.Popen, seconds: float) -> None:
