@@ -170,7 +170,9 @@ def main() -> int:
 
         latency = sorted(serving_latency(tracking_uri, csv, args.warmup, args.requests))
         p50, p95 = statistics.median(latency), latency[int(0.95 * len(latency)) - 1]
-        print(f"serving one house: {len(latency)} requests, p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {latency[-1]:.1f} ms (target p50 <= 20 ms)")
+        print(
+            f"serving one house: {len(latency)} requests, p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {latency[-1]:.1f} ms (target p50 <= 20)"
+        )
 
         results = {}
         for name, count, unit, pipeline, namespaces, plain, source in (
