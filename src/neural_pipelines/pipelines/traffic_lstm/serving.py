@@ -62,9 +62,12 @@ class ForecastModel(KerasBytesMixin, mlflow.pyfunc.PythonModel):
         return pd.DataFrame({"datetime": hours.strftime("%Y-%m-%d %H:%M:%S"), "forecast": volumes})
 
     def mlflow_signature(self) -> ModelSignature:
-        """Columns in: the timestamp (text) and the count (any number, empty for a missing hour); out: datetime, forecast."""
+        """Columns in: the timestamp and the count (any type: text or datetimes, numbers or empty cells; checked as in training).
+
+        Out: ``datetime`` (text) and ``forecast`` (vehicles/hour).
+        """
         return ModelSignature(
-            inputs=Schema([ColSpec("string", self.ingest.timestamp_column), ColSpec(AnyType(), self.ingest.volume_column)]),
+            inputs=Schema([ColSpec(AnyType(), self.ingest.timestamp_column), ColSpec(AnyType(), self.ingest.volume_column)]),
             outputs=Schema([ColSpec("string", "datetime"), ColSpec("double", "forecast")]),
         )
 
