@@ -32,8 +32,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def client(store: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
-    mlflow.set_tracking_uri(store)
-    mlflow.set_registry_uri(store)
+    mlflow.set_tracking_uri(store)  # the registry follows the tracking store (no registry URI set: one would outlive the test)
     mlflow.set_experiment("registry_tests")  # not an experiment id an earlier test left active in another store
     monkeypatch.setattr(f"{__name__}.MODEL", request.node.name.removeprefix("test_")[:60])
     yield MlflowClient()
