@@ -89,7 +89,8 @@ def test_values_are_escaped_in_the_text() -> None:
 
 def test_every_report_extends_the_base_layout() -> None:
     environment = template_environment()
-    assert set(environment.list_templates()) == {"base.html.j2", *(f"{pipeline}.html.j2" for pipeline in REPORT_BLOCKS)}
+    # registry.html.j2 is a section, added to every registering experiment's report (registry.add_registry_section)
+    assert set(environment.list_templates()) == {"base.html.j2", "registry.html.j2", *(f"{pipeline}.html.j2" for pipeline in REPORT_BLOCKS)}
     for pipeline in REPORT_BLOCKS:
         source = environment.loader.get_source(environment, f"{pipeline}.html.j2")[0]
         assert '{% extends "base.html.j2" %}' in source

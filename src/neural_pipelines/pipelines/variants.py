@@ -33,7 +33,9 @@ from kedro.framework.project import settings
 from kedro.pipeline import Node, Pipeline
 from kedro.utils import find_kedro_project
 
+from neural_pipelines import registry
 from neural_pipelines.config import VARIANT_KINDS, VARIANT_SETTINGS, is_variant, merge
+from neural_pipelines.registry import RegistrySettings
 from neural_pipelines.training import steps
 
 #: The checkout this package was installed from: where the parameters are when the
@@ -150,22 +152,45 @@ def collect_summaries(**summaries: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: {"model": name, **summary} for name, summary in summaries.items()}
 
 
-def collect_nodes(pipeline: str, variants: Sequence[str], collected: dict[str, str]) -> list[Node]:
+def collect_nodes(pipeline: str, variants: Sequence[str], collected: dict[str, str], produced: set[str] | None = None) -> list[Node]:
     """One ``collect_<collection>`` node per entry of ``collected`` (collection → per-variant item).
 
     ``{"summaries": "summary"}`` gathers ``<pipeline>.<variant>.summary`` of every variant into
     ``<pipeline>.summaries``, keyed by variant, for the report nodes that read across variants.
+    With ``produced`` (the variants' outputs), a variant that does not produce the item is left
+    out of that collection (``models``: a naive baseline has none).
     """
     return [
         Node(
             collect_summaries if collection == "summaries" else collect,
-            {variant: f"{pipeline}.{variant}.{item}" for variant in variants},
+            {
+                variant: f"{pipeline}.{variant}.{item}"
+                for variant in variants
+                if produced is None or f"{pipeline}.{variant}.{item}" in produced
+            },
             f"{pipeline}.{collection}",
             name=f"collect_{collection}",
             namespace=pipeline,
         )
         for collection, item in collected.items()
     ]
+
+
+def registry_pipeline(package: Node, pipeline: str) -> Pipeline:
+    """Package the best model → register it (champion or challenger) → the report with the registry's decision.
+
+    ``package`` reads the experiment's collections by their short names and returns the
+    ``champion_candidate`` (``registry.register_champion`` says what it holds). The report
+    pipeline's ``report`` is renamed ``report_body``; the registry's section completes it.
+    """
+
+    def register_champion(candidate: dict[str, Any], summaries: dict[str, Any], settings: RegistrySettings) -> dict[str, Any]:
+        return registry.register_champion(candidate, summaries, settings, pipeline)
+
+    register_champion.__doc__ = registry.register_champion.__doc__
+    register = step(register_champion, ["champion_candidate", "summaries", "params:registry"], "registration")
+    section = step(registry.add_registry_section, ["report_body", "registration"], "report")
+    return Pipeline([package, register, section])
 
 
 def experiment(
@@ -175,15 +200,22 @@ def experiment(
     shared_data: set[str],
     collected: dict[str, str],
     report: Pipeline,
+    champion: Node | None = None,
 ) -> Pipeline:
     """The whole experiment in the ``pipeline`` namespace: ``data``, one template per configured variant, the report.
 
     ``template_for`` picks a variant's template from its parameter block (e.g. a network's
     or a baseline's); ``collected`` names what the report gathers from every variant
-    (``{"summaries": "summary"}``: ``<pipeline>.summaries``, keyed by variant); ``report``'s
-    nodes read those collections and the experiment's own datasets by their short names.
+    (``{"summaries": "summary"}``: ``<pipeline>.summaries``, keyed by variant; a variant that
+    does not produce the item is left out); ``report``'s nodes read those collections and the
+    experiment's own datasets by their short names. ``champion`` (a node that packages the
+    best model as ``champion_candidate``) adds the model registry (:func:`registry_pipeline`).
     """
     keys = pipeline_level_keys(pipeline)
     variants = configured_variants(pipeline)
     parts = [namespaced(template_for(block), name, block, shared_data, keys) for name, block in variants.items()]
-    return Pipeline([data, *parts, report], namespace=pipeline) + Pipeline(collect_nodes(pipeline, list(variants), collected))
+    if champion is not None:
+        report = Pipeline(report, outputs={"report": "report_body"}) + registry_pipeline(champion, pipeline)
+    produced = {output for part in parts for output in part.all_outputs()}
+    produced = {f"{pipeline}.{name}" for name in produced}
+    return Pipeline([data, *parts, report], namespace=pipeline) + Pipeline(collect_nodes(pipeline, list(variants), collected, produced))

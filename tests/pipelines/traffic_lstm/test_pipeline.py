@@ -120,6 +120,9 @@ def test_same_seed_same_metrics_whole_or_one_variant_alone_and_a_new_version_per
     models_after = own_run.outputs("06_models/traffic_lstm/lstm.keras/*/*")
     assert len(models_after) == len(models_before) + 1  # versioned: the first model is still there
     assert set(models_before) < set(models_after)
+    # the registry: the same test_mae is not better, so the champion stays and the new version is the challenger
+    registered = mlflow.MlflowClient().get_registered_model("traffic_lstm")
+    assert {alias: int(version) for alias, version in registered.aliases.items()} == {"champion": 1, "challenger": 2}
 
     # one variant alone, on the data the full run left: the same numbers, told apart by the parent's name
     own_run.run(None, namespaces=["traffic_lstm.dense"])

@@ -13,8 +13,9 @@ transcoding, so ``kedro run`` runs the generator first); in ``full`` the course'
 from collections.abc import Mapping
 from typing import Any
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 
+from neural_pipelines import serving
 from neural_pipelines.pipelines.horse_or_human import nodes
 from neural_pipelines.pipelines.variants import experiment, keras_steps, record_step, shapes_step, step
 from neural_pipelines.training.steps import rgb_image_shapes
@@ -65,7 +66,16 @@ def report_pipeline() -> Pipeline:
     )
 
 
+def champion() -> Node:
+    """The best network as a raw-image classifier (for the registry)."""
+    return step(
+        serving.rgb_champion,
+        ["summaries", "models", "images", "params:classes", "params:image_size", "params:registry"],
+        "champion_candidate",
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``horse_or_human`` namespace."""
     collected = {"summaries": "summary", "all_predictions": "predictions", "models": "model"}
-    return experiment(PIPELINE, data_pipeline(), variant_template, SHARED_DATA, collected, report_pipeline())
+    return experiment(PIPELINE, data_pipeline(), variant_template, SHARED_DATA, collected, report_pipeline(), champion())

@@ -25,6 +25,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from neural_pipelines.parameters import Fraction, Parameters
 from neural_pipelines.pipelines.house_prices.serving import PriceModel, RawFrameCleaner, normalize_columns
+from neural_pipelines.registry import RegistrySettings, best_variant
 from neural_pipelines.reporting import comparison_table, learning_curves, render_template
 from neural_pipelines.reporting.regression import horizontal_bars, permutation_importance, predicted_vs_actual, residuals_vs_predicted
 from neural_pipelines.reporting.report import dollars, thousands
@@ -337,6 +338,24 @@ def package_price_model(preprocessor: Pipeline, target_transformer: Pipeline, re
 def _price_model(model: Any) -> PriceModel:
     """The :class:`PriceModel` inside a loaded MLflow pyfunc model (or the model itself)."""
     return model if isinstance(model, PriceModel) else model.unwrap_python_model()
+
+
+def package_champion(
+    summaries: dict[str, dict[str, Any]],
+    price_models: dict[str, Any],
+    houses: pd.DataFrame,
+    ingest: dict[str, Any],
+    registry: RegistrySettings,
+) -> dict[str, Any]:
+    """The best variant by ``registry.metric`` (networks and baselines alike: each is a complete price model) for the registry.
+
+    Its input example is two raw test rows, in the columns of the model's signature.
+    """
+    choice = best_variant(summaries, registry, eligible=set(price_models))
+    model = _price_model(price_models[choice["variant"]])
+    rows, _ = rows_of(houses, "test", ingest["target"])
+    columns = [str(name) for name in model.preprocessor.named_steps["clean"].feature_names_in_]
+    return {"choice": choice, "python_model": model, "input_example": rows[columns].head(2).reset_index(drop=True)}
 
 
 def predict_test(price_model: Any, houses: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:

@@ -107,7 +107,14 @@ def report_pipeline() -> Pipeline:
     )
 
 
+def champion() -> Node:
+    """The best variant's raw-row price model, with two raw test rows as its input example (for the registry)."""
+    return step(
+        nodes.package_champion, ["summaries", "price_models", "houses_split", "params:ingest", "params:registry"], "champion_candidate"
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
-    """The whole experiment in the ``house_prices`` namespace."""
+    """The whole experiment in the ``house_prices`` namespace, its best model registered at the end."""
     collected = {"summaries": "summary", "price_models": "price_model", "predictions": "test_predictions"}
-    return experiment(PIPELINE, data_pipeline(), template_for, SHARED_DATA, collected, report_pipeline())
+    return experiment(PIPELINE, data_pipeline(), template_for, SHARED_DATA, collected, report_pipeline(), champion())

@@ -26,9 +26,7 @@ below are referenced by import path.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -39,6 +37,8 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
 from sklearn.base import BaseEstimator, TransformerMixin
+
+from neural_pipelines.serving import KerasBytesMixin
 
 #: Characters removed to turn the De Cock / OpenML spelling into Kaggle's: ``Year Remod/Add`` → ``YearRemodAdd``.
 SEPARATORS = re.compile(r"[\s/_]+")
@@ -146,7 +146,7 @@ def _as_text(column: pd.Series) -> pd.Series:
     return pd.Series(text, index=column.index, dtype=object)
 
 
-class PriceModel(mlflow.pyfunc.PythonModel):
+class PriceModel(KerasBytesMixin, mlflow.pyfunc.PythonModel):
     """Raw rows (a DataFrame) → sale prices in dollars: cleaning + preprocessing + regressor + inverse target.
 
     ``regressor`` is a Keras network or a scikit-learn estimator fitted on the preprocessed
@@ -183,21 +183,3 @@ class PriceModel(mlflow.pyfunc.PythonModel):
         return ModelSignature(
             inputs=Schema([ColSpec(AnyType(), str(name)) for name in columns]), outputs=Schema([ColSpec("double", "SalePrice")])
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        if isinstance(self.regressor, keras.Model):
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / "regressor.keras"
-                self.regressor.save(path)
-                state["regressor"] = ("keras", path.read_bytes())
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        regressor = state.get("regressor")
-        if isinstance(regressor, tuple) and regressor[0] == "keras":
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / "regressor.keras"
-                path.write_bytes(regressor[1])
-                state["regressor"] = keras.saving.load_model(path, safe_mode=True, compile=False)
-        self.__dict__.update(state)

@@ -9,8 +9,9 @@ batches → build → train → evaluate → record template (``image_cnn.dnn``,
 from collections.abc import Mapping
 from typing import Any
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 
+from neural_pipelines import serving
 from neural_pipelines.pipelines.image_cnn import nodes
 from neural_pipelines.pipelines.variants import experiment, keras_steps, record_step, shapes_step, step
 
@@ -67,7 +68,16 @@ def report_pipeline() -> Pipeline:
     )
 
 
+def champion() -> Node:
+    """The best network as a raw-image classifier (for the registry)."""
+    return step(
+        serving.grayscale_champion,
+        ["summaries", "models", "splits", "params:classes", "params:image_shape", "params:registry"],
+        "champion_candidate",
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``image_cnn`` namespace."""
     collected = {"summaries": "summary", "predictions": "test_predictions", "models": "model"}
-    return experiment(PIPELINE, data_pipeline(), variant_template, SHARED_DATA, collected, report_pipeline())
+    return experiment(PIPELINE, data_pipeline(), variant_template, SHARED_DATA, collected, report_pipeline(), champion())

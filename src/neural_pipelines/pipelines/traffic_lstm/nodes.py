@@ -477,7 +477,8 @@ def window_features(
     calendar = calendar_features(scaled["datetime"], features.calendar, scaled.get("holiday"))
     history_offsets = np.arange(-features.history_hours, 0)
     model_input: dict[str, Any] = {}
-    for split in (split for split in SPLITS if f"target_start_{split}" in windows):  # tuning passes no test windows
+    splits = [key.removeprefix("target_start_") for key in windows if key.startswith("target_start_")]  # tuning: no test ones
+    for split in splits:
         start = windows[f"target_start_{split}"]
         target_hours = start[:, None] + np.arange(horizon)
         known = [calendar[target_hours], *(series[target_hours - lag][..., None] for lag in features.target_hour_lags)]
@@ -485,16 +486,78 @@ def window_features(
             "history": series[start[:, None] + history_offsets][..., None],
             "target_hours": np.concatenate(known, axis=-1),
         }
-        model_input[f"y_{split}"] = windows[f"y_{split}"]
+        if f"y_{split}" in windows:  # a forecast of new data has no targets yet
+            model_input[f"y_{split}"] = windows[f"y_{split}"]
         model_input[f"target_start_{split}"] = start
+    first = next(value for key, value in model_input.items() if key.startswith("x_"))
     logger.info(
         "Calendar-aware inputs: history %s, target hours %s (%s; lags %s)",
-        model_input["x_train"]["history"].shape[1:],
-        model_input["x_train"]["target_hours"].shape[1:],
+        first["history"].shape[1:],
+        first["target_hours"].shape[1:],
         ", ".join(features.calendar) or "no calendar",
         features.target_hour_lags or "none",
     )
     return model_input
+
+
+# --- new data: a recent raw series → model inputs (the registered model and traffic_lstm_forecast) ---
+
+
+def features_used(features: TrafficFeatures) -> dict[str, Any]:
+    """A calendar-aware variant's features, handed to the registered model so it builds the same inputs from new data."""
+    return features.model_dump()
+
+
+def forecast_inputs(
+    raw: pd.DataFrame,
+    ingest: TrafficIngest,
+    preprocessing: TrafficPreprocessing,
+    scaler: MinMaxScaler,
+    features: TrafficFeatures | None = None,
+) -> tuple[np.ndarray | dict[str, np.ndarray], pd.DatetimeIndex]:
+    """A raw recent hourly series → one window of model input, and the ``horizon_hours`` timestamps it forecasts.
+
+    The one place that turns new data into what the networks were trained on, so the
+    registered model, the batch forecast and training agree: the same checks as training's
+    ingest (columns, numbers, hours), the same gap policy, the training scaler, then the
+    window layout — or, for a calendar-aware variant (``features``), training's own
+    :func:`window_features` on the recent hours plus the forecast hours (whose calendar is
+    known and whose volumes are never read). The recent series must hold the hours the
+    inputs reach back (``history_hours``, or the longest of ``features``' history and lags);
+    an hour among them that the gap policy cannot fill stops with the hours named. Holidays
+    of the forecast hours are those the recent table names for their dates (none otherwise).
+    """
+    source = source_of(raw, "the recent traffic table")
+    needed = preprocessing.history_hours if features is None else max(features.history_hours, *features.target_hour_lags)
+    traffic = ingest_traffic(raw, ingest.model_copy(update={"min_hours": 1}))
+    if len(traffic) < needed:
+        raise DataValidationError(
+            source,
+            ingest.volume_column,
+            f"only {len(traffic)} hourly rows; the forecast needs the last {needed} hours",
+            f"provide at least the {needed} hours before the forecast (more are fine: the last {needed} are used)",
+        )
+    hourly = regularize_hourly(traffic, preprocessing).tail(needed).reset_index(drop=True)
+    missing = hourly["traffic_volume"].isna()
+    if missing.any():
+        raise DataValidationError(
+            source,
+            ingest.volume_column,
+            f"no volume for the hours {', '.join(map(str, hourly.loc[missing, 'datetime']))} among the last {needed} "
+            f"(a gap longer than max_fill_gap_hours={preprocessing.max_fill_gap_hours})",
+            f"provide those hours' counts; the forecast needs the last {needed} hours",
+        )
+    scaled = scaler.transform(hourly[["traffic_volume"]])[:, 0].astype("float32")
+    last = hourly["datetime"].iloc[-1]
+    hours = pd.date_range(last + pd.Timedelta(hours=1), periods=preprocessing.horizon_hours, freq="h", name="datetime")
+    if features is None:
+        history = scaled[-preprocessing.history_hours :]
+        return (history[None, :, None] if preprocessing.window_layout == "recurrent" else history[None, None, :]), hours
+    series = pd.concat([hourly.assign(scaled=scaled), pd.DataFrame({"datetime": hours, "scaled": np.nan})], ignore_index=True)
+    if "holiday" in hourly.columns:
+        series["holiday"] = series["datetime"].dt.normalize().isin(hourly.loc[hourly["holiday"], "datetime"].dt.normalize())
+    model_input = window_features(series, {"target_start_forecast": np.array([needed])}, features, preprocessing)
+    return model_input["x_forecast"], hours
 
 
 # --- Keras variants (build and train: the shared steps in training/steps.py) ---

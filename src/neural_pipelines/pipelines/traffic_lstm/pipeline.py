@@ -13,7 +13,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from neural_pipelines.pipelines.traffic_lstm import nodes
+from neural_pipelines.pipelines.traffic_lstm import nodes, serving
 from neural_pipelines.pipelines.variants import experiment, keras_steps, record_step, shapes_step, step
 from neural_pipelines.training.steps import array_shapes
 
@@ -49,6 +49,7 @@ def calendar_network_template() -> Pipeline:
     return Pipeline(
         [
             calendar_features(),
+            step(nodes.features_used, "params:features", "features_used"),
             *keras_steps("model_input", shapes_step(array_shapes, "model_input")),
             Node(nodes.predict_windows, ["model", "model_input"], "test_predictions", name="predict_test_windows"),
             *scoring(trained=True),
@@ -111,7 +112,16 @@ def report_pipeline() -> Pipeline:
     )
 
 
+def champion() -> Node:
+    """The best trained forecaster with the scaler and settings: raw recent counts in, vehicles/hour out (for the registry)."""
+    return step(
+        serving.package_champion,
+        ["summaries", "models", "features", "scaler", "hourly_traffic", "params:ingest", "params:preprocessing", "params:registry"],
+        "champion_candidate",
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
-    """The whole experiment in the ``traffic_lstm`` namespace."""
-    collected = {"summaries": "summary", "predictions": "test_predictions"}
-    return experiment(PIPELINE, data_pipeline(), template_for, SHARED_DATA, collected, report_pipeline())
+    """The whole experiment in the ``traffic_lstm`` namespace, its best model registered at the end."""
+    collected = {"summaries": "summary", "predictions": "test_predictions", "models": "model", "features": "features_used"}
+    return experiment(PIPELINE, data_pipeline(), template_for, SHARED_DATA, collected, report_pipeline(), champion())

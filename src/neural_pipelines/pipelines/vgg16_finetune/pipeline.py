@@ -22,6 +22,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
+from neural_pipelines import serving
 from neural_pipelines.models.transfer import TRANSFER_MODELS
 from neural_pipelines.pipelines.variants import (
     build_step,
@@ -164,7 +165,16 @@ def data_pipeline() -> Pipeline:
     )
 
 
+def champion() -> Node:
+    """The best network as a raw-image classifier, with the predict step's threshold (for the registry)."""
+    return step(
+        serving.rgb_champion,
+        ["summaries", "models", "images", "params:classes", "params:image_size", "params:registry", "params:predict"],
+        "champion_candidate",
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     """The whole experiment in the ``vgg16_finetune`` namespace."""
     collected = {"summaries": "summary", "predictions": "test_predictions", "models": "trained_model"}
-    return experiment(PIPELINE, data_pipeline(), template_for, shared_data(), collected, report_pipeline())
+    return experiment(PIPELINE, data_pipeline(), template_for, shared_data(), collected, report_pipeline(), champion())
