@@ -33,7 +33,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 def client(store: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
     mlflow.set_tracking_uri(store)  # the registry follows the tracking store (no registry URI set: one would outlive the test)
-    mlflow.set_experiment("registry_tests")  # not an experiment id an earlier test left active in another store
+    # not an experiment id an earlier test left active in another store; and none left active for later tests
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "")  # set_experiment writes it; monkeypatch removes it afterwards
+    mlflow.set_experiment("registry_tests")
     monkeypatch.setattr(f"{__name__}.MODEL", request.node.name.removeprefix("test_")[:60])
     yield MlflowClient()
     while mlflow.active_run():

@@ -80,7 +80,7 @@ class ForecastModel(KerasBytesMixin, mlflow.pyfunc.PythonModel):
         )
 
 
-def package_champion(
+def package_champion(  # noqa: PLR0913, PLR0917 (every variant's results and models, and what a raw series needs to become their input)
     summaries: dict[str, dict[str, Any]],
     models: dict[str, Any],
     features: dict[str, dict[str, Any]],
