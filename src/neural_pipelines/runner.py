@@ -176,6 +176,9 @@ class Planner:
         if unknown := [name for name, kind in kinds.items() if kind == "unknown"]:
             self.plan.must_run(node, f"its output '{unknown[0]}' ({type(self._catalog.get(unknown[0])).__name__}) cannot be checked")
             return
+        if "mlflow" in kinds.values() and self._mlflow and variant_of(node) is None:
+            self.plan.must_run(node, "it logs to the parent MLflow run, which only a run of it can fill")
+            return
         files = [name for name, kind in kinds.items() if kind == "file"]
         if not files and "mlflow" in kinds.values():
             self.plan.must_run(node, "it only logs to MLflow, and nothing on disk says which run holds that")

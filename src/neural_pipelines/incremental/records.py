@@ -103,7 +103,17 @@ def describe(dataset: AbstractDataset) -> str:
 
 
 def input_digest(name: str, dataset: AbstractDataset) -> str:
-    """Fingerprint of a dataset no node of this run writes: its content where it is a local file or folder."""
+    """Fingerprint of a dataset no node of this run writes: its content where it is a local file or folder.
+
+    A dataset without a file can say what it is itself with a ``fingerprint()`` method (e.g. a table
+    bundled in a package: the package's version); one that raises there counts by its file.
+    """
+    own = getattr(dataset, "fingerprint", None)
+    if callable(own):
+        try:
+            return f"{type(dataset).__qualname__} {own()}"
+        except Exception:  # the dataset declines: its file, if any, decides
+            pass
     if kind(dataset) != "file":
         raise NotFingerprintable(f"input '{name}' ({type(dataset).__name__}) is not a local file")
     path = load_path(dataset)
