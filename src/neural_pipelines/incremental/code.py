@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import logging
 import sys
 import types
 from collections.abc import Iterable, Iterator
@@ -172,6 +173,8 @@ class CodeFingerprint:
         if inspect.isfunction(value) or inspect.isclass(value) or inspect.ismethod(value) or isinstance(value, functools.partial):
             self._visit(value, tokens, seen)
             return f"<{_module_name(value)}.{getattr(value, '__qualname__', type(value).__qualname__)}>"
+        if isinstance(value, logging.Logger):  # its repr shows the level the logging configuration set, not code
+            return f"<logger {value.name}>"
         # any other object: its class, and its repr where that does not hold a memory address
         self._visit(type(value), tokens, seen)
         text = repr(value)
