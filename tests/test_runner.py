@@ -24,6 +24,7 @@ from kedro.io.core import generate_timestamp
 from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 
+from neural_pipelines.incremental.code import CodeFingerprint
 from neural_pipelines.incremental.records import SUFFIX
 from neural_pipelines.runner import IncrementalRunner
 
@@ -185,3 +186,33 @@ def test_a_node_whose_input_cannot_be_fingerprinted_runs(project: Project) -> No
     runner.run(pipeline, catalog)
     assert set(runner.last_plan.reasons) == {"count_given"}
     assert "cannot be fingerprinted" in runner.last_plan.reasons["count_given"]
+
+
+def test_code_digests_follow_registries_and_ignore_unrelated_functions(tmp_path: Path) -> None:
+    source = tmp_path / "registry_nodes.py"
+    source.write_text(
+        "import math\n"
+        "def square(x):\n    return x * x\n"
+        "def unrelated(x):\n    return -x\n"
+        "BUILDERS = {'square': square}\n"
+        "def apply(name, x):\n    return math.floor(BUILDERS[name](x))\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("registry_nodes")
+
+        def digest() -> str:
+            return CodeFingerprint(packages=("registry_nodes",)).digest(module.apply)
+
+        before = digest()
+        module = importlib.reload(module)
+        assert digest() == before  # same code, another process or import: same digest
+        source.write_text(source.read_text().replace("return -x", "return -2 * x"))
+        module = importlib.reload(module)
+        assert digest() == before  # a function apply never reaches
+        source.write_text(source.read_text().replace("return x * x", "return x * x * x"))
+        module = importlib.reload(module)
+        assert digest() != before  # reached through the BUILDERS registry
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("registry_nodes", None)
