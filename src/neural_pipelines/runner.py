@@ -115,7 +115,10 @@ class Planner:
     def decide(self) -> Plan:
         for node in self._pipeline.nodes:  # topological: producers first
             self._fingerprint(node)
-            self._check_outputs(node)
+            try:
+                self._check_outputs(node)
+            except Exception as err:  # an output that cannot be inspected: uncertain, so it runs
+                self.plan.must_run(node, f"its outputs cannot be checked: {type(err).__name__}: {err}")
         self._propagate()
         return self.plan
 
@@ -307,7 +310,10 @@ class IncrementalRunner(SequentialRunner):
             for name in node.outputs:
                 dataset = catalog.get(name)
                 if plan.fingerprints[node.name] is not None and records.kind(dataset) == "file":
-                    records.write_record(dataset, node.name, plan.fingerprints[node.name], plan.parts[node.name], mlflow_run_id)
+                    try:
+                        records.write_record(dataset, node.name, plan.fingerprints[node.name], plan.parts[node.name], mlflow_run_id)
+                    except OSError as err:  # the output is saved; without its record the node just runs next time
+                        self._logger.warning("Incremental: no fingerprint record for %s (%s); %s will run next time", name, err, node.name)
             self._logger.info("Completed node: %s", node.name)
             self._logger.info("Completed %d out of %d tasks", done, len(running))
             self._release_datasets(node, catalog, load_counts, to_run)
