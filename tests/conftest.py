@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro.runner import AbstractRunner
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,15 +46,25 @@ class TempProject:
     ran: set[str] = field(default_factory=set)  # pipelines ensure_ran() has run here
     failed: dict[str, Exception] = field(default_factory=dict)  # … and those whose run raised
 
-    def run(self, pipeline: str | None, env: str = "test", namespaces: list[str] | None = None, params: dict | None = None) -> dict:
-        """``kedro run --pipelines=<pipeline> --env=<env> [--namespaces=…] [--params=…]`` inside this project (``None``: every pipeline)."""
+    def run(
+        self,
+        pipeline: str | None,
+        env: str = "test",
+        namespaces: list[str] | None = None,
+        params: dict | None = None,
+        runner: AbstractRunner | None = None,
+    ) -> dict:
+        """``kedro run --pipelines=<pipeline> --env=<env> [--namespaces=…] [--params=…] [--runner=…]`` in this project.
+
+        ``pipeline=None`` runs every pipeline.
+        """
         previous = os.environ.get("MLFLOW_TRACKING_URI")
         previous_cwd = Path.cwd()
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
         os.chdir(self.path)  # MLflow's SQLite store puts artifacts in ./mlruns of the working directory
         try:
             with KedroSession.create(project_path=self.path, env=env, runtime_params=params) as session:
-                return session.run(pipeline_names=[pipeline] if pipeline else None, namespaces=namespaces)
+                return session.run(pipeline_names=[pipeline] if pipeline else None, namespaces=namespaces, runner=runner)
         finally:
             os.chdir(previous_cwd)
             while mlflow.active_run():  # a failed run must not leak into the next test

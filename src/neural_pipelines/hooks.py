@@ -317,6 +317,11 @@ class MlflowVariantRunsHook:
         if self._active is not None:
             self._close(RunStatus.FINISHED)
 
+    def run_id_of(self, node: Node) -> str | None:
+        """The MLflow run this hook opened in this ``kedro run`` for the variant ``node`` belongs to (None outside variants)."""
+        variant = variant_of(node)
+        return self._run_ids.get(variant) if variant else None
+
     def _open(self, variant: tuple[str, str]) -> None:
         pipeline_name, model = variant
         if variant in self._run_ids:

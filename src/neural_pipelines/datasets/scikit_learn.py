@@ -121,5 +121,11 @@ class ScikitLearnDataset(AbstractDataset[None, pd.DataFrame]):
     def _exists(self) -> bool:
         return self._filepath is None or self._filepath.is_file()
 
+    def fingerprint(self) -> str:
+        """What the data is, for ``IncrementalRunner``: a bundled table is fixed by the scikit-learn version that ships it."""
+        if self._filepath is not None:
+            raise DatasetError(f"{self._filepath} is fingerprinted by its content")
+        return f"sklearn.datasets.{self._loader} of scikit-learn {sklearn.__version__}"
+
     def _describe(self) -> dict[str, Any]:
         return {"loader": self._loader, "data_home": str(self._data_home) if self._data_home else None, "url": self._url}
