@@ -19,6 +19,7 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 #: Each experiment's report parameters: the block name in conf/<env>/parameters_<pipeline>.yml.
 REPORT_BLOCKS = {
     "traffic_lstm": "reporting",
+    "traffic_lstm_tune": "reporting",
     "image_cnn": "reporting",
     "house_prices": "report",
     "horse_or_human": "reporting",

@@ -29,6 +29,10 @@ def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 def _tracking(tracking_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(EXPERIMENT)  # not the experiment an earlier test's kedro run left active in another store
+
+
+EXPERIMENT = "tuning_tests"
 
 
 def settings(tmp_path: Path, **changes) -> TuningSettings:
@@ -53,7 +57,7 @@ def curve(values: dict, reporter: TrialReporter) -> float:
 
 def trial_runs(parent_id: str) -> list[mlflow.entities.Run]:
     runs = mlflow.MlflowClient().search_runs(
-        [mlflow.get_experiment_by_name("Default").experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
+        [mlflow.get_experiment_by_name(EXPERIMENT).experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
     )
     return sorted(runs, key=lambda run: int(run.data.tags["trial_number"]))
 
@@ -121,7 +125,7 @@ def test_a_study_killed_mid_trial_resumes_rerunning_that_trial_and_stays_within_
     marks = tmp_path / "marks"
     marks.mkdir()
     script = KILLED_STUDY.format(settings=tuning.model_dump(), marks=str(marks))
-    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=os.environ.copy())
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env={**os.environ, "MLFLOW_EXPERIMENT_NAME": EXPERIMENT})
     deadline = time.monotonic() + 60
     while not (marks / "killed_trial").exists():
         assert process.poll() is None and time.monotonic() < deadline, "the study should reach its third trial"
@@ -144,7 +148,7 @@ def test_a_study_killed_mid_trial_resumes_rerunning_that_trial_and_stays_within_
     assert len(trial_runs(resumed.info.run_id)) == 2  # 4 finished in all: the budget, not 4 more
 
     # the killed process's MLflow runs (tuning and trial) are marked KILLED at the next start, as the hook does for kedro runs
-    experiment = mlflow.get_experiment_by_name("Default").experiment_id
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
     killed = mark_dead_runs_killed(experiment, resumed.info.run_id)
     assert len(killed) == 1  # the trial's run (the test's own "tuning" run has no process tags)
     assert mlflow.MlflowClient().get_run(killed[0]).data.tags["trial_number"] == "2"

@@ -61,6 +61,7 @@ def test_validation_windows_leave_out_every_test_array_and_tuning_refuses_them()
 def test_same_seed_same_trials_and_scores_whatever_the_test_windows_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("tuning_tests")  # not the experiment an earlier test's kedro run left active in another store
     original = windows()
     perturbed = {**original, "x_test": original["x_test"] * 100, "y_test": -original["y_test"]}
     studies = []

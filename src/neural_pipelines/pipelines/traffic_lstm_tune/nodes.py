@@ -97,8 +97,12 @@ def tune_variant(
     return study, trials_table(study), best_parameters_yaml(study, prefix)
 
 
-def build_report(study: optuna.Study, trials: pd.DataFrame, tuning: TuningSettings, variant: str) -> tuple[Figure, Figure, str]:
+def build_report(
+    study: optuna.Study, trials: pd.DataFrame, tuning: TuningSettings, variant: str, reporting: dict[str, Any]
+) -> tuple[Figure, Figure, str]:
     """Optimization history and parameter importances (Optuna's figures), and the HTML report with the best values.
+
+    ``reporting`` holds the report's title and data note.
 
     The report says which trial won, with which values and score, how many trials ended in
     which state, and the exact file to copy the best parameters into.
@@ -111,6 +115,7 @@ def build_report(study: optuna.Study, trials: pd.DataFrame, tuning: TuningSettin
         "traffic_lstm_tune.html.j2",
         tuning=tuning,
         variant=variant,
+        reporting=reporting,
         best={"number": best.number, "value": best.value, "params": best.params, "mlflow_run_id": best.user_attrs.get("mlflow_run_id")},
         best_parameters=best_parameters(study, prefix),
         best_parameters_yaml=best_parameters_yaml(study, prefix),

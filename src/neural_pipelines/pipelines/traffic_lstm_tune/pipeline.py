@@ -75,7 +75,7 @@ def report_pipeline(variant: str) -> Pipeline:
         [
             Node(
                 nodes.build_report,
-                ["study", "trials", "params:tuning", "params:variant"],
+                ["study", "trials", "params:tuning", "params:variant", "params:reporting"],
                 ["optimization_history", "param_importances", "report"],
                 name="build_report",
             )
