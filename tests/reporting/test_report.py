@@ -30,6 +30,7 @@ TRAFFIC_REPORTING = {
     "title": "traffic forecast",
     "data_note": "Hourly I-94 traffic.",
     "course_results": {"dense": "2.17e-2", "lstm": "1.91e-2"},
+    "naive_reference": "seasonal_naive_168h",
 }
 
 
@@ -108,8 +109,8 @@ def test_every_report_block_has_a_title_and_a_data_note_and_overrides_only_known
 # --- sentences that follow the numbers and the parameters ---------------------------
 
 
-def traffic_report(network_mse: float, baseline_mse: float, history_hours: int = 6, layout: str = "recurrent") -> str:
-    """traffic_lstm's report for one network and one baseline on a tiny series, ``history_hours`` of input."""
+def traffic_report(network_mae: float, baseline_mae: float, history_hours: int = 6, layout: str = "recurrent") -> str:
+    """traffic_lstm's report for one network and the naive week on a tiny series, ``history_hours`` of input."""
     hours = pd.date_range("2024-01-01", periods=40, freq="h")
     scaled = pd.DataFrame(
         {
@@ -122,8 +123,15 @@ def traffic_report(network_mse: float, baseline_mse: float, history_hours: int =
     windows = {f"y_{split}": np.zeros((count, 24)) for split, count in (("train", 5), ("validation", 2), ("test", 3))}
     windows["x_test"] = np.zeros((3, history_hours, 1))
     comparison = pd.DataFrame(
-        {"model": ["lstm", "persistence"], "n_params": [100, 0], "test_mse": [network_mse, baseline_mse], "epochs_run": [3, 0]}
-    ).sort_values("test_mse")
+        {
+            "model": ["lstm", "seasonal_naive_168h"],
+            "trained": [True, False],
+            "n_params": [100, 0],
+            "test_mae": [network_mae, baseline_mae],
+            "test_rmse": [network_mae * 2, baseline_mae * 2],
+            "epochs_run": [3, 0],
+        }
+    ).sort_values("test_mae")
     figure, _ = plt.subplots()
     figures = dict.fromkeys(("learning_curves", "mae_by_horizon", "test_week"), figure)
     preprocessing = {
@@ -136,20 +144,21 @@ def traffic_report(network_mse: float, baseline_mse: float, history_hours: int =
     return traffic_nodes.render_report(comparison, figures, scaled, windows, preprocessing, TRAFFIC_REPORTING)
 
 
-def test_traffic_verdict_says_whether_the_best_network_beats_the_best_baseline() -> None:
-    losing = traffic_report(network_mse=0.03, baseline_mse=0.02)
-    assert "The best network, lstm (test MSE 0.03), does not beat the best naive baseline, persistence (test MSE 0.02)." in losing
-    assert "The networks see only the last 6 hours, so they cannot tell a Saturday morning from a Monday morning" in losing
-    winning = traffic_report(network_mse=0.01, baseline_mse=0.02)
-    assert "The best network, lstm (test MSE 0.01), beats the best naive baseline, persistence (test MSE 0.02)." in winning
-    assert "does not beat" not in winning and "Saturday morning" not in winning
+def test_traffic_verdict_says_whether_the_best_model_beats_the_naive_week_and_by_how_much() -> None:
+    losing = traffic_report(network_mae=300.0, baseline_mae=250.0)
+    assert "The best model, <b>lstm</b>, does not beat seasonal_naive_168h" in losing
+    assert "MAE 300.0 vs 250.0 vehicles/hour, 20.0% higher; RMSE 600.0 vs 500.0 vehicles/hour, 20.0% higher" in losing
+    assert "it sees only the last 6 hours, so it cannot tell a Saturday morning from a Monday morning" in losing
+    winning = traffic_report(network_mae=200.0, baseline_mae=250.0)
+    assert "The best model, <b>lstm</b>, beats seasonal_naive_168h" in winning and "20.0% lower" in winning
+    assert "does not beat" not in winning
 
 
 def test_traffic_text_follows_the_parameters() -> None:
-    html = traffic_report(network_mse=0.03, baseline_mse=0.02, history_hours=12)
-    assert "<title>traffic_lstm: 24-hour traffic forecast from the last 12 hours</title>" in html
-    assert "<h1>traffic_lstm: 24-hour traffic forecast from the last 12 hours</h1>" in html
-    assert "The networks see only the last 12 hours" in html
+    html = traffic_report(network_mae=300.0, baseline_mae=250.0, history_hours=12)
+    assert "<title>traffic_lstm: 24-hour traffic forecast</title>" in html
+    assert "<h1>traffic_lstm: 24-hour traffic forecast</h1>" in html
+    assert "it sees only the last 12 hours" in html
     assert "inputs are (12 timesteps, 1 feature), so SimpleRNN and LSTM step through the 12 hours" in html
     assert "The course used (1 timestep, 12 features)" in html and "6 features" not in html
     assert "comparable with the course's 2.17e-2 dense, 1.91e-2 lstm)" in html  # course_results from the parameters
@@ -157,7 +166,7 @@ def test_traffic_text_follows_the_parameters() -> None:
     assert "test (last 20%) 8 h" in html and "Missing hours: 1 filled by linear interpolation (gaps of at most 3 h)" in html
     assert "Windows: train 5, validation 2, test 3; input shape (12, 1)." in html
     assert "Forecasts issued at midnight for the next 24 hours" in html
-    course_layout = traffic_report(network_mse=0.03, baseline_mse=0.02, history_hours=12, layout="course")
+    course_layout = traffic_report(network_mae=300.0, baseline_mae=250.0, history_hours=12, layout="course")
     assert "window_layout=course: inputs are (1 timestep, 12 features) as in the course" in course_layout
     assert "window_layout: recurrent feeds (12, 1)" in course_layout
 
