@@ -24,16 +24,18 @@ pytestmark = pytest.mark.integration
 AIRFLOW_VERSION = "3.3.2"
 AIRFLOW_VENV = PROJECT_ROOT / ".venv-airflow"
 DAG_ID = "neural_pipelines_traffic_lstm_test"
-VARIANTS = {"dense", "simple_rnn", "lstm", "persistence", "seasonal_naive_24h", "seasonal_naive_168h"}
+VARIANTS = {"dense", "simple_rnn", "lstm", "lstm_calendar", "gradient_boosting", "persistence", "seasonal_naive_24h", "seasonal_naive_168h"}
 
 
 def airflow() -> Path:
     """``.venv-airflow/bin/airflow``, installing apache-airflow there first if it is not (about a minute)."""
-    executable = AIRFLOW_VENV / "bin" / "airflow"
-    version = subprocess.run(
-        [AIRFLOW_VENV / "bin" / "python", "-m", "pip", "show", "apache-airflow"], check=False, capture_output=True, text=True
+    executable, python = AIRFLOW_VENV / "bin" / "airflow", AIRFLOW_VENV / "bin" / "python"
+    shown = (
+        subprocess.run([python, "-m", "pip", "show", "apache-airflow"], check=False, capture_output=True, text=True)
+        if python.exists()
+        else None
     )
-    if not executable.exists() or f"Version: {AIRFLOW_VERSION}\n" not in version.stdout:
+    if not executable.exists() or shown is None or f"Version: {AIRFLOW_VERSION}\n" not in shown.stdout:  # a fresh clone has no venv
         subprocess.run([sys.executable, "-m", "venv", "--clear", AIRFLOW_VENV], check=True)
         subprocess.run([AIRFLOW_VENV / "bin" / "python", "-m", "pip", "install", "-q", f"apache-airflow=={AIRFLOW_VERSION}"], check=True)
     return executable

@@ -20,7 +20,7 @@ from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 
-KERAS_VARIANTS = {"dense", "simple_rnn", "lstm"}
+KERAS_VARIANTS = {"dense", "simple_rnn", "lstm", "lstm_calendar"}
 #: How far mirrored's test metrics may be from none's, relative (float rounding of the split gradient sum).
 TOLERANCE = 0.01
 

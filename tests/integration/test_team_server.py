@@ -23,7 +23,7 @@ from tests.conftest import TempProject, make_temp_project
 
 pytestmark = pytest.mark.integration
 
-NETWORKS = {"dense", "simple_rnn", "lstm"}
+NETWORKS = {"dense", "simple_rnn", "lstm", "lstm_calendar", "gradient_boosting"}  # every fitted traffic model
 BASELINES = {"persistence", "seasonal_naive_24h", "seasonal_naive_168h"}
 
 
