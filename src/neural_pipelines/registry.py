@@ -102,13 +102,31 @@ def best_variant(summaries: Mapping[str, Mapping[str, Any]], settings: RegistryS
 
 
 def variant_run_id(client: MlflowClient, parent_run_id: str, pipeline: str, variant: str) -> str:
-    """The nested MLflow run of ``<pipeline>.<variant>`` under the ``kedro run``'s parent run."""
+    """The nested MLflow run of ``<pipeline>.<variant>`` under the ``kedro run``'s parent run.
+
+    When the variant trained in another ``kedro run`` (an Airflow task per variant, or
+    ``--from-nodes``), none is under this parent: then the newest FINISHED run of that variant,
+    the one that saved the model file this run packaged, and a warning names it.
+    """
     parent = client.get_run(parent_run_id)
+    variant_filter = f"tags.pipeline = '{pipeline}' and tags.model = '{variant}'"
     runs = client.search_runs(
-        [parent.info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}' and tags.pipeline = '{pipeline}' and tags.model = '{variant}'",
-        max_results=2,
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}' and {variant_filter}", max_results=2
     )
+    if not runs:
+        runs = client.search_runs(
+            [parent.info.experiment_id],
+            filter_string=f"{variant_filter} and attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if runs:
+            logger.warning(
+                "Registry: %s.%s did not train in this kedro run; its model is logged in its newest finished run %s",
+                pipeline,
+                variant,
+                runs[0].info.run_id,
+            )
     if len(runs) != 1:
         raise RegistryError(f"Expected one MLflow run of {pipeline}.{variant} under run {parent_run_id}, found {len(runs)}.")
     return runs[0].info.run_id
