@@ -372,6 +372,52 @@ def test_a_raw_row_with_text_in_a_numeric_column_is_refused(fitted: dict) -> Non
         price_model.predict_prices(raw_row().drop(columns="Garage Yr Blt"))
 
 
+def messy_houses(n: int = 150, seed: int = 0) -> pd.DataFrame:
+    """``n`` houses with what raw tables carry: gaps, a column empty in every training row, padded text, codes as numbers."""
+    rng = np.random.default_rng(seed)
+    split = np.array(["train"] * (n // 2) + ["validation"] * (n // 4) + ["test"] * (n - n // 2 - n // 4))
+    frame = pd.DataFrame(
+        {
+            "MSSubClass": rng.choice([20, 60, 120], n),
+            "LotArea": rng.integers(5_000, 20_000, n),
+            "LotFrontage": np.where(rng.random(n) < 0.2, np.nan, rng.normal(70, 10, n)),
+            "MiscVal": np.where(split == "test", 400.0, np.nan),  # empty in training: the imputer drops it
+            "Neighborhood": rng.choice(["NAmes", " Edwards ", "OldTown", None], n),
+            "PoolQC": np.where(split == "test", "Ex", np.where(rng.random(n) < 0.9, None, "Gd")),  # "Ex" never seen in training
+            "SalePrice": rng.normal(180_000, 30_000, n),
+            "split": split,
+        }
+    )
+    return frame
+
+
+@pytest.mark.parametrize("features", [FEATURES, COURSE_FEATURES, {**FEATURES, "categorical_imputer": "constant"}])
+def test_the_served_preprocessing_gives_scikit_learns_features_for_one_row_a_few_and_a_whole_table(features: dict) -> None:
+    houses = messy_houses()
+    preprocessor, target = nodes.fit_preprocessing(houses, {**features, "drop_incomplete_rows": False}, INGEST)
+    price_model = PriceModel(preprocessor=preprocessor, regressor=Ridge(), target_transformer=target)
+    assert price_model.encoding_arithmetic is not None  # the arithmetic, not the scikit-learn fallback
+    rows = houses.drop(columns=["SalePrice", "split"])
+    expected = np.asarray(preprocessor.transform(rows), dtype="float32")
+    assert expected.shape[0] == len(rows) > 64  # the whole table goes column by column, below cell by cell
+    np.testing.assert_array_equal(price_model.features(rows), expected)
+    np.testing.assert_array_equal(np.vstack([price_model.features(rows.iloc[[index]]) for index in range(len(rows))]), expected)
+    np.testing.assert_array_equal(price_model.features(rows.iloc[100:110].astype(object)), expected[100:110])  # JSON-like cells
+    restored = pickle.loads(pickle.dumps(price_model))
+    np.testing.assert_array_equal(restored.features(rows.iloc[:3]), expected[:3])
+
+
+def test_text_in_a_numeric_column_names_the_same_column_and_value_for_one_row_and_many() -> None:
+    houses = messy_houses()
+    preprocessor, target = nodes.fit_preprocessing(houses, {**FEATURES, "drop_incomplete_rows": False}, INGEST)
+    price_model = PriceModel(preprocessor=preprocessor, regressor=Ridge(), target_transformer=target)
+    rows = houses.drop(columns=["SalePrice", "split"]).astype({"LotArea": object, "LotFrontage": object})
+    rows.loc[5, "LotFrontage"], rows.loc[7, "LotArea"] = "wide", "big"
+    for table in (rows, rows.iloc[3:9]):
+        with pytest.raises(ValueError, match="Column 'LotArea' must be numeric; got 'big'"):
+            price_model.features(table)
+
+
 def test_predict_test_prices_every_test_row_and_flags_complete_ones(fitted: dict) -> None:
     ridge, _ = nodes.fit_baseline(fitted["model_input"], {"method": "ridge", "hyperparameters": {}}, seed=0)
     price_model = nodes.package_price_model(fitted["preprocessor"], fitted["target"], ridge)
