@@ -7,4 +7,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
 echo "== ruff check and ruff format --check"
 ruff check .
 ruff format --check .
-python -m pytest -m "not integration" "$@"
+# One pytest-xdist worker per core (at most 4), whole test modules per worker (their module fixtures run once).
+workers=$(python -c 'import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))')
+python -m pytest -m "not integration" -n "$workers" --dist loadscope "$@"

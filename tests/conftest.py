@@ -10,15 +10,21 @@ image folders of ``sample_images`` first where a pipeline reads them). The pipel
 notebook tests and the kedro-viz test all read that one run. A test that reruns or breaks a
 project (bad input, a corrupt image, another environment) works on :meth:`TempProject.fork`, a
 copy of the finished run, so the shared project stays exactly what a normal ``kedro run`` leaves.
+
+Under pytest-xdist (``scripts/test.sh`` runs ``-n`` workers) the workers share that one project:
+a file lock lets one ``kedro run`` at a time into it (the project refuses two at once, as for a
+user) and keeps forks and temporary files out of a run in progress; which pipelines ran (or
+failed) is recorded next to the lock, so each pipeline still runs once per session.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +51,33 @@ class TempProject:
     tracking_uri: str
     ran: set[str] = field(default_factory=set)  # pipelines ensure_ran() has run here
     failed: dict[str, Exception] = field(default_factory=dict)  # … and those whose run raised
+    lock: Path | None = None  # shared by the xdist workers: the lock file, next to the record of what ran
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the project while a run, a fork or a temporary file needs it alone (a no-op for a project of one process)."""
+        if self.lock is None:
+            yield
+            return
+        with open(self.lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                self._read_record()
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _read_record(self) -> None:
+        """What the other workers ran here: ``<pipeline>.ran`` / ``<pipeline>.failed`` (its error) beside the lock."""
+        for marker in self.lock.parent.glob("*.ran"):
+            self.ran.add(marker.stem)
+        for marker in self.lock.parent.glob("*.failed"):
+            self.failed.setdefault(marker.stem, RuntimeError(marker.read_text()))
+
+    def _record(self, pipeline: str, error: Exception | None = None) -> None:
+        if self.lock is not None:
+            marker = self.lock.parent / f"{pipeline}.{'failed' if error else 'ran'}"
+            marker.write_text(f"{type(error).__name__}: {error}" if error else "")
 
     def run(
         self,
@@ -79,16 +112,19 @@ class TempProject:
 
         A pipeline whose run raised is not run again: every later caller gets that error at once.
         """
-        for name in (*RUNS_FIRST.get(pipeline, ()), pipeline):
-            if name in self.failed:
-                raise RuntimeError(f"`kedro run --pipelines={name}` failed earlier in this session") from self.failed[name]
-            if name not in self.ran:
-                try:
-                    self.run(name)
-                except Exception as error:
-                    self.failed[name] = error
-                    raise
-                self.ran.add(name)
+        with self.exclusive():
+            for name in (*RUNS_FIRST.get(pipeline, ()), pipeline):
+                if name in self.failed:
+                    raise RuntimeError(f"`kedro run --pipelines={name}` failed earlier in this session") from self.failed[name]
+                if name not in self.ran:
+                    try:
+                        self.run(name)
+                    except Exception as error:
+                        self.failed[name] = error
+                        self._record(name, error)
+                        raise
+                    self.ran.add(name)
+                    self._record(name)
         return self
 
     def fork(self, folder: Path) -> TempProject:
@@ -100,11 +136,12 @@ class TempProject:
         and a rerun there rewrites a manifest byte for byte.
         """
         old, new = f"{self.path}/", f"{folder}/"
-        shutil.copytree(self.path, folder, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db", "build", ".viz"))
-        with closing(sqlite3.connect(self.path / "mlflow.db")) as source, closing(sqlite3.connect(folder / "mlflow.db")) as target:
-            source.backup(target)  # consistent even while this process holds connections to the source
-            replace_text(target, old, new)
-            target.commit()
+        with self.exclusive():
+            shutil.copytree(self.path, folder, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db", "build", ".viz"))
+            with closing(sqlite3.connect(self.path / "mlflow.db")) as source, closing(sqlite3.connect(folder / "mlflow.db")) as target:
+                source.backup(target)  # consistent even while this process holds connections to the source
+                replace_text(target, old, new)
+                target.commit()
         for path in (folder / "data").rglob("*"):
             if path.suffix in TEXT_FILES and path.is_file() and old.encode() in (content := path.read_bytes()):
                 path.write_bytes(content.replace(old.encode(), new.encode()))
@@ -182,6 +219,25 @@ def shared_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempPro
     Tests read it and leave it as the runs left it; to rerun or break a pipeline, ``fork()`` it.
     It has ``src/`` and ``notebooks/`` too, for ``kedro viz`` and the notebooks' kernels.
     """
-    project = make_temp_project(tmp_path_factory.mktemp("shared"))
-    project.add_sources()
-    yield project
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        project = make_temp_project(tmp_path_factory.mktemp("shared"))
+        project.add_sources()
+        yield project
+        return
+    record = tmp_path_factory.getbasetemp().parent / "shared-record"  # the folder every worker of this session shares
+    record.mkdir(exist_ok=True)
+    lock = record / "project.lock"
+    folder = record.parent / "shared"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            if not (record / "created").exists():
+                folder.mkdir()
+                make_temp_project(folder).add_sources()
+                (record / "created").write_text(worker)
+            else:
+                bootstrap_project(PROJECT_ROOT)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    yield TempProject(path=folder, tracking_uri=f"sqlite:///{folder / 'mlflow.db'}", lock=lock)

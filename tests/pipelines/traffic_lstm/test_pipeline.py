@@ -207,14 +207,15 @@ def test_the_uci_file_placed_for_the_full_env_gives_holiday_aware_calendar_featu
     from neural_pipelines.pipelines.traffic_lstm import nodes
 
     uci_file = shared_project.path / "data/01_raw/traffic_lstm/Metro_Interstate_Traffic_Volume.csv.gz"
-    uci_traffic_csv(uci_file)
-    try:
-        with KedroSession.create(project_path=shared_project.path, env="full") as session:
-            context = session.load_context()
-            raw = context.catalog.load("traffic_lstm.raw_traffic")
-            params = context.params["traffic_lstm"]
-    finally:
-        uci_file.unlink()
+    with shared_project.exclusive():  # no other worker forks the project while the file is there
+        uci_traffic_csv(uci_file)
+        try:
+            with KedroSession.create(project_path=shared_project.path, env="full") as session:
+                context = session.load_context()
+                raw = context.catalog.load("traffic_lstm.raw_traffic")
+                params = context.params["traffic_lstm"]
+        finally:
+            uci_file.unlink()
     preprocessing = nodes.TrafficPreprocessing.model_validate(dict(params["preprocessing"]))  # validated already, or a dict
     traffic = nodes.ingest_traffic(raw, nodes.TrafficIngest.model_validate(dict(params["ingest"])))
     assert len(traffic) == 60 * 24  # the repeated hour collapsed
