@@ -38,6 +38,7 @@ def test_figure_and_table_previews_are_the_wrapped_datasets_on_the_newest_versio
         "table": wrapped({"type": "pandas.CSVDataset", "filepath": str(tmp_path / "table.csv"), "save_args": {"index": False}}),
     }
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("previews")  # not the experiment id an earlier test in this process left active
     tables = {}
     for run, version in enumerate(VERSIONS):  # two runs, each its own version: a preview shows the newer
         figure = Figure()
