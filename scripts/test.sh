@@ -7,7 +7,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
 echo "== ruff check and ruff format --check"
 ruff check .
 ruff format --check .
-# One process by default. `scripts/test.sh -n 2 --dist loadscope` spreads whole modules over pytest-xdist
-# workers (tests/conftest.py shares one project between them), but two tests of tests/datasets/test_datasets.py
-# still depend on the MLflow experiment an earlier test left active and fail there.
-python -m pytest -m "not integration" "$@"
+# pytest-xdist spreads whole test modules (--dist loadscope: a module's fixtures stay on one worker) over one
+# worker per core, at most 4; tests/conftest.py shares one project between the workers. `scripts/test.sh -p no:xdist`
+# runs everything in one process (e.g. to use a debugger).
+workers=$(python -c "import os; print(min(len(os.sched_getaffinity(0)), 4))")
+if [[ " $* " == *" -p no:xdist "* ]]; then
+  python -m pytest -m "not integration" "$@"
+else
+  python -m pytest -m "not integration" -n "$workers" --dist loadscope "$@"
+fi

@@ -200,6 +200,23 @@ def _work_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_mlflow_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts with no active MLflow run or experiment, whatever the test before it left.
+
+    ``mlflow.set_experiment`` keeps the experiment id in a module global and in ``MLFLOW_EXPERIMENT_ID``; a
+    later test in the same process (and xdist's order differs from the serial one) would otherwise log into an
+    experiment id that does not exist in its own store.
+    """
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    mlflow.tracking.fluent._active_experiment_id = None
+    yield
+    while mlflow.active_run():
+        mlflow.end_run("FAILED")
+    mlflow.tracking.fluent._active_experiment_id = None
+
+
 @pytest.fixture
 def temp_project(tmp_path: Path) -> Iterator[TempProject]:
     """A fresh temporary project for one test."""
