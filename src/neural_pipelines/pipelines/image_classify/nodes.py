@@ -1,13 +1,15 @@
 """Nodes of ``image_classify``: label a folder of new pictures with a registered image classifier.
 
-Every file's header is checked first (an image, at most ``max_pixels``), then the classifier
-decodes each picture once (a file that does not decode as PNG, JPEG, GIF or BMP stops the run
+Every file is read once and its header checked first (an image, at most ``max_pixels``), then the
+classifier decodes each picture once (a file that does not decode as PNG, JPEG, GIF or BMP stops the run
 naming it) and gives it a class and a confidence, with the model version that gave them.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,38 +20,41 @@ from neural_pipelines.validation import DEFAULT_MAX_PIXELS, check_max_pixels, so
 
 logger = logging.getLogger(__name__)
 
+#: What the classifier decodes (``tf.io.decode_image``); PIL reads only these headers.
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP")
+
 
 def validate_folder(manifest: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
-    """``file`` and ``filepath`` of every picture; a file whose header is no image, or too large (``max_pixels``), stops the run.
+    """``file`` and encoded ``image`` of every picture, by file name; a file that is no image, or too large (``max_pixels``), stops the run.
 
-    Only headers are read here (training's folder check decodes every file, which would decode
-    each picture twice): the classifier decodes each file once and names any that does not decode.
+    Each file is read once, here, and only its header is parsed (training's folder check
+    decodes every file, which would decode each picture twice): the classifier decodes each
+    picture once and names any that does not decode.
     """
     source = source_of(manifest, "the pictures folder")
     max_pixels = check_max_pixels(settings.get("max_pixels", DEFAULT_MAX_PIXELS), "`max_pixels` in conf/base/parameters_image_classify.yml")
-    root = Path(source)
-    for path in manifest["filepath"]:
+    root = str(Path(source)) + os.sep
+    paths = manifest["filepath"].astype(str).tolist()
+    files = [Path(path[len(root) :] if path.startswith(root) else os.path.basename(path)).as_posix() for path in paths]
+    images = [Path(path).read_bytes() for path in paths]
+    for file, image in zip(files, images, strict=True):
         try:
-            with Image.open(path) as image:
-                width, height = image.size
+            with Image.open(io.BytesIO(image), formats=IMAGE_FORMATS) as header:
+                width, height = header.size
         except (OSError, SyntaxError, Image.DecompressionBombError) as error:
-            raise ValueError(f"{source}: {Path(path).name} is not a readable image ({error}). Fix: remove it or replace it.") from error
+            raise ValueError(f"{source}: {file} is not a readable image ({error}). Fix: remove it or replace it.") from error
         if max_pixels is not None and width * height > max_pixels:
             raise ValueError(
-                f"{source}: {Path(path).name} has {width}×{height} pixels, more than max_pixels={max_pixels}. Fix: shrink it, or raise "
+                f"{source}: {file} has {width}×{height} pixels, more than max_pixels={max_pixels}. Fix: shrink it, or raise "
                 "`max_pixels` in conf/base/parameters_image_classify.yml."
             )
-    files = [
-        Path(path).relative_to(root).as_posix() if Path(path).is_relative_to(root) else Path(path).name for path in manifest["filepath"]
-    ]
-    return pd.DataFrame({"file": files, "filepath": manifest["filepath"].astype(str).to_numpy()}).sort_values("file", ignore_index=True)
+    return pd.DataFrame({"file": files, "image": images}).sort_values("file", ignore_index=True)
 
 
 def classify_images(images: pd.DataFrame, model: Any, model_version: str) -> pd.DataFrame:
     """``file, predicted_class, confidence, model_version`` for every picture, in the folder's (sorted) order."""
     classifier = model.unwrap_python_model() if hasattr(model, "unwrap_python_model") else model
-    encoded = [Path(path).read_bytes() for path in images["filepath"]]
-    labels = classifier.classify(encoded, names=images["file"].tolist())
+    labels = classifier.classify(images["image"].tolist(), names=images["file"].tolist())
     table = pd.DataFrame({"file": images["file"].to_numpy(), **labels.to_dict("series"), "model_version": model_version})
     logger.info(
         "Classified %d pictures with %s: %s",
